@@ -1,0 +1,1 @@
+"""Shallow models on frozen embeddings: fit, evaluate, stack, export."""

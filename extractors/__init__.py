@@ -1,0 +1,1 @@
+"""Audio -> mel -> embeddings: loaders, mel front-ends, Essentia and TensorFlow back-ends."""

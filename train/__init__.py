@@ -1,0 +1,1 @@
+"""Training: data sets, feature store, pair generators, pipelines and loops."""

@@ -1,0 +1,1 @@
+"""Model definitions: backbones, heads, losses, the registry and Essentia export."""

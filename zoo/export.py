@@ -1,0 +1,161 @@
+"""Export a zoo model as a frozen TensorFlow graph plus Essentia's metadata JSON.
+
+The graph takes a dynamic batch of rank-3 mel patches ``(batch, frames, bands)`` and carries the
+official node names of its Essentia family (see :mod:`musiczoo.zoo.families`), so Essentia's
+own wrapper algorithms load it unmodified. Files are written atomically.
+"""
+import copy
+import datetime
+import json
+from pathlib import Path
+
+import tensorflow as tf
+from tensorflow.python.framework import op_def_registry
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from musiczoo.fileio import atomic_write
+from musiczoo.zoo import registry
+from musiczoo.zoo.families import FAMILIES
+from musiczoo.zoo.heads import head_activation
+
+RUN_FILE = "run.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+
+def _strip_default_attributes(graph_def):
+    """Drop attributes at their default value: TF 2.5 (in Essentia) rejects ones it lacks."""
+    for node in graph_def.node:
+        op_def = op_def_registry.get(node.op)
+        if op_def is None:
+            continue
+        for attr in op_def.attr:
+            if attr.HasField("default_value") and attr.name in node.attr and node.attr[attr.name] == attr.default_value:
+                del node.attr[attr.name]
+
+
+def _rename_node(graph_def, old, new):
+    for node in graph_def.node:
+        if node.name == old:
+            node.name = new
+        for index, name in enumerate(node.input):
+            bare = name.lstrip("^").split(":")[0]
+            if bare == old:
+                node.input[index] = name.replace(old, new, 1)
+
+
+def _add_output(graph_def, name, inputs):
+    """An Identity (one input) or IdentityN (several: ``name:0``, ``name:1``) output node."""
+    if any(node.name == name for node in graph_def.node):
+        raise ValueError(f"node {name!r} already exists in the frozen graph")
+    node = graph_def.node.add(name=name, op="IdentityN" if len(inputs) > 1 else "Identity")
+    node.input.extend(inputs)
+    if len(inputs) > 1:
+        node.attr["T"].list.type.extend([tf.float32.as_datatype_enum] * len(inputs))
+    else:
+        node.attr["T"].type = tf.float32.as_datatype_enum
+
+
+def freeze(model, family, activation="linear"):
+    """Frozen ``GraphDef`` of a two-output zoo model with the family's node names."""
+    family = FAMILIES[family] if isinstance(family, str) else family
+    frames, bands = model.input.shape[1:]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, frames, bands], tf.float32, name="melspectrogram")])
+    def serve(patches):
+        predictions, embeddings = model(patches, training=False)
+        return predictions, embeddings
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    graph_def = frozen.graph.as_graph_def()
+    input_name = frozen.inputs[0].name.split(":")[0]
+    predictions, embeddings = (tensor.name for tensor in frozen.outputs)
+    _rename_node(graph_def, input_name, family.input)
+    if family.predictions.startswith("PartitionedCall"):
+        _add_output(graph_def, "PartitionedCall", [predictions, embeddings])
+    else:
+        _add_output(graph_def, family.predictions_node(activation), [predictions])
+        _add_output(graph_def, family.embeddings.split(":")[0], [embeddings])
+    _strip_default_attributes(graph_def)
+    return graph_def
+
+
+def metadata(entry, updates=None):
+    """Essentia metadata for an exported entry: the registry fields, updated from a run."""
+    meta = {field: copy.deepcopy(entry[field]) for field in registry.METADATA_FIELDS}
+    for key, value in (updates or {}).items():
+        if isinstance(value, dict) and isinstance(meta.get(key), dict):
+            meta[key] = {**meta[key], **value}
+        else:
+            meta[key] = value
+    meta["framework_version"] = tf.__version__
+    meta["release_date"] = meta["release_date"] or datetime.date.today().isoformat()
+    return meta
+
+
+def export_model(model, entry, out_dir, updates=None, register=True):
+    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir``; return the ``.pb`` path."""
+    spec = entry["musiczoo"]
+    name = entry["name"]
+    graph_def = freeze(model, spec["family"], head_activation(spec["head"]))
+    meta = metadata(entry, updates)
+    predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
+    for output in meta["schema"]["outputs"]:
+        output["shape"] = [1, embeddings if output["output_purpose"] == "embeddings" else predictions]
+    out_dir = Path(out_dir)
+    graph_path = out_dir / f"{name}.pb"
+    atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=2, ensure_ascii=False).encode())
+    atomic_write(graph_path, graph_def.SerializeToString())
+    if register:
+        registry.register_export(name, graph_path)
+    return graph_path
+
+
+def calibrate_batchnorm(model, patches):
+    """Set every BatchNormalization's moving statistics to those of ``patches``.
+
+    At initialisation the moving statistics are (0, 1), so inference-mode activations of a
+    deep untrained network shrink towards zero (EfficientNet-B0: ~1e-5 embeddings). One
+    training-mode pass with momentum 0 makes an untrained model's activations O(1).
+    """
+    import keras
+
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    model(patches, training=True)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+
+
+def export_random_init(name, out_dir, seed=0, register=True, **backbone_overrides):
+    """Export an untrained registry model (integration tests, pipeline checks).
+
+    Weights are random (seeded); batch-norm statistics are calibrated on log-mel-like noise
+    (random levels plus gamma noise) so that the graph's outputs have a useful scale.
+    """
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(seed)
+    entry = registry.get(name)
+    model = registry.build(entry, **backbone_overrides)
+    frames, bands = model.input.shape[1:]
+    rng = np.random.default_rng(seed)
+    levels = rng.uniform(0.0, 3.0, size=(64, 1, 1))  # log-mel patches sit anywhere in ~[0, 4]
+    calibrate_batchnorm(model, (levels + rng.gamma(2.0, 0.5, size=(64, frames, bands))).astype("float32"))
+    updates = {"description": entry["description"] + " (random initialisation, untrained)"}
+    return export_model(model, entry, out_dir, updates, register=register)
+
+
+def export_run(run_dir, out_dir=None, register=True):
+    """Export a training run: ``run.json`` (model, backbone overrides, metadata) + weights."""
+    run_dir = Path(run_dir)
+    run_file = run_dir / RUN_FILE
+    if not run_file.exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run: {RUN_FILE} is missing")
+    run = json.loads(run_file.read_text())
+    entry = registry.get(run["model"])
+    model = registry.build(entry, **run.get("backbone", {}))
+    model.load_weights(run_dir / WEIGHTS_FILE)
+    return export_model(model, entry, out_dir or run_dir / "export", run.get("metadata"), register=register)

@@ -1,0 +1,119 @@
+"""The model registry: ``models.json`` defines every zoo model, in Essentia's metadata schema.
+
+Each entry is the Essentia metadata of the model plus a ``musiczoo`` block (family, backbone,
+head, objective). Exported graphs are recorded in a user registry (``$MUSICZOO_HOME``, default
+``~/.musiczoo``) so that ``musiczoo extract NAME`` finds them.
+"""
+import difflib
+import functools
+import json
+import os
+from pathlib import Path
+
+from musiczoo.fileio import atomic_write
+from musiczoo.zoo.families import FAMILIES
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+METADATA_FIELDS = (
+    "name", "type", "link", "version", "description", "author", "email", "release_date", "framework",
+    "framework_version", "classes", "model_types", "dataset", "schema", "citation", "inference",
+)
+
+
+def registry_path():
+    """``models.json``: beside the sources in a checkout, inside the package when installed."""
+    for candidate in (_PACKAGE_ROOT / "models.json", _PACKAGE_ROOT / "musiczoo" / "models.json"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"models.json not found under {_PACKAGE_ROOT}")
+
+
+@functools.cache
+def models():
+    """All registry entries, by name."""
+    entries = json.loads(registry_path().read_text())
+    return {entry["name"]: entry for entry in entries}
+
+
+def get(name):
+    """The registry entry ``name``; a KeyError suggests close names."""
+    try:
+        return models()[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `musiczoo models list`"
+        raise KeyError(f"no model named {name!r} in the registry{hint}") from None
+
+
+def validate(entry):
+    """Problems with one entry (an empty list when it is sound)."""
+    problems = [f"missing field {field!r}" for field in METADATA_FIELDS if field not in entry]
+    spec = entry.get("musiczoo", {})
+    family = FAMILIES.get(spec.get("family"))
+    if family is None:
+        return problems + [f"unknown family {spec.get('family')!r}"]
+    inference = entry.get("inference", {})
+    if inference.get("algorithm") != family.algorithm:
+        problems.append(f"inference.algorithm should be {family.algorithm}")
+    for key in ("patch_size", "patch_hop_size"):
+        if not isinstance(inference.get(key), int) or inference[key] <= 0:
+            problems.append(f"inference.{key} must be a positive integer")
+    schema = entry.get("schema", {})
+    if [i["name"] for i in schema.get("inputs", [])] != [family.input]:
+        problems.append(f"schema input must be {family.input}")
+    purposes = {o.get("output_purpose"): o["name"] for o in schema.get("outputs", [])}
+    if purposes.get("embeddings") != family.embeddings:
+        problems.append(f"embeddings output must be {family.embeddings}")
+    if spec.get("backbone", {}).get("frames") != inference.get("patch_size"):
+        problems.append("backbone frames must equal inference.patch_size")
+    return problems
+
+
+def build(entry, **backbone_overrides):
+    """A fresh (randomly initialised) Keras model for a registry entry or name."""
+    from musiczoo.zoo.backbones import BACKBONES
+    from musiczoo.zoo.heads import build_model
+
+    entry = get(entry) if isinstance(entry, str) else entry
+    spec = entry["musiczoo"]
+    args = {k: v for k, v in spec["backbone"].items() if k != "name"} | backbone_overrides
+    backbone = BACKBONES[spec["backbone"]["name"]](**args)
+    return build_model(backbone, spec["head"], name=entry["name"].replace("-", "_"))
+
+
+def home():
+    """The user's musiczoo folder (``$MUSICZOO_HOME`` or ``~/.musiczoo``)."""
+    return Path(os.environ.get("MUSICZOO_HOME", Path.home() / ".musiczoo"))
+
+
+def _exports_file():
+    return home() / "exports.json"
+
+
+def exports():
+    """Exported graphs known to this user: name -> path of the ``.pb``."""
+    path = _exports_file()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def register_export(name, graph_path):
+    """Record where the graph of model ``name`` was exported (atomically)."""
+    known = exports() | {name: str(Path(graph_path).resolve())}
+    atomic_write(_exports_file(), json.dumps(known, indent=2, sort_keys=True).encode())
+
+
+def resolve_graph(model):
+    """The ``.pb`` for a model given as a path or as a registered (exported) name."""
+    path = Path(model)
+    if path.suffix == ".pb":
+        if not path.exists():
+            raise FileNotFoundError(f"graph not found: {path}")
+        return path
+    known = exports()
+    if model in known and Path(known[model]).exists():
+        return Path(known[model])
+    get(model)  # an unknown name raises with suggestions
+    raise FileNotFoundError(
+        f"{model} is defined but not exported on this machine: train it and `musiczoo export RUN_DIR`, "
+        f"or `musiczoo export --random-init {model}`"
+    )
