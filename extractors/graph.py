@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from musiczoo.extractors.mel import MUSICNN, VGGISH, frame_count
+from musiczoo.extractors.official import OFFICIAL_METADATA
 from musiczoo.runtime import essentia_standard
 
 # Essentia's wrapper defaults: mel front-end, patch size, patch hop.
@@ -34,11 +35,12 @@ class Graph:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"graph not found: {self.path}")
-        if metadata is None:
-            meta_path = self.path.with_suffix(".json")
-            if not meta_path.is_file():
-                raise FileNotFoundError(f"{self.path.name} needs its Essentia metadata beside it: {meta_path}")
+        meta_path = self.path.with_suffix(".json")
+        if metadata is None and meta_path.is_file():
             metadata = json.loads(meta_path.read_text())
+        metadata = metadata or OFFICIAL_METADATA.get(self.path.stem)
+        if metadata is None:
+            raise FileNotFoundError(f"{self.path.name} needs its Essentia metadata beside it: {meta_path}")
         self.metadata = metadata
         inference = metadata["inference"]
         self.algorithm = inference["algorithm"]
@@ -69,19 +71,11 @@ class Graph:
         graph_def.ParseFromString(self.path.read_bytes())
         return graph_def
 
-    @functools.cached_property
-    def training_flags(self):
-        """Boolean placeholders besides the input (MusiCNN's ``model/Placeholder_1``)."""
-        return [n.name for n in self.graph_def.node
-                if n.op == "Placeholder" and n.name != self.input and n.attr["dtype"].type == 10]
-
 
 def essentia_predictor(graph, output=None, batch_size=64):
     """Essentia's wrapper algorithm for ``graph``: ``audio -> (patches, dim)``."""
     params = dict(graphFilename=str(graph.path), input=graph.input, output=graph.output(output),
                   patchSize=graph.patch_size, patchHopSize=graph.patch_hop_size, batchSize=batch_size)
-    if graph.algorithm != "TensorflowPredictEffnetDiscogs":
-        params["isTrainingName"] = graph.training_flags[0] if graph.training_flags else ""
     return getattr(essentia_standard(), graph.algorithm)(**params)
 
 
@@ -93,9 +87,7 @@ def tensorflow_predictor(graph, output=None, batch_size=64):
 
     fetch = graph.output(output)
     fetch = fetch if ":" in fetch else f"{fetch}:0"
-    flags = {f"{name}:0": tf.constant(False) for name in graph.training_flags}
-    imported = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph.graph_def, input_map=flags, name=""), [])
+    imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
     run_graph = imported.prune(imported.graph.get_tensor_by_name(f"{graph.input}:0"),
                                imported.graph.get_tensor_by_name(fetch))
 

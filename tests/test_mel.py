@@ -1,6 +1,4 @@
 """The two mel back-ends against each other and against Essentia's own algorithms."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ from musiczoo.runtime import essentia_standard
 
 import tensorflow as tf  # after musiczoo, which loads Essentia first
 
-CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
+from conftest import clip_paths
 SPECS = pytest.mark.parametrize("spec", [MUSICNN, VGGISH], ids=lambda spec: spec.name)
 # MelBands exactly as TensorflowInputMusiCNN / TensorflowInputVGGish configure it (C++ sources).
 ESSENTIA_MELBANDS = {
@@ -31,9 +29,7 @@ def noise(n_samples, seed=0):
 @pytest.fixture(scope="module")
 def clips():
     """The first 30 s of a few real clips, mono 16 kHz."""
-    paths = sorted(CLIPS.glob("*.ogg"))[:4]
-    if not paths:
-        pytest.skip(f"no *.ogg clips in {CLIPS}")
+    paths = clip_paths()[:4]
     es = essentia_standard()
     return {path.stem: es.MonoLoader(filename=str(path), sampleRate=16000, resampleQuality=4)()[:480000]
             for path in paths}

@@ -1,0 +1,112 @@
+"""`musiczoo extract`: real Essentia models, both back-ends, and bad input that never stops a batch."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import MUSICNN_GRAPH, clip_paths, require
+from musiczoo.cli import main
+from musiczoo.extractors.extract import extract
+from musiczoo.extractors.official import OFFICIAL_METADATA
+from musiczoo.runtime import essentia_standard
+from musiczoo.zoo import export
+
+SR = 16000
+
+
+def write_wav(path, audio):
+    essentia_standard().MonoWriter(filename=str(path), sampleRate=SR, format="wav")(np.asarray(audio, np.float32))
+    return path
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory):
+    """Short real excerpts as 16 kHz wav, two of them in a subfolder."""
+    folder = tmp_path_factory.mktemp("audio")
+    es = essentia_standard()
+    for index, path in enumerate(clip_paths()[:3]):
+        target = folder / ("sub" if index else "") / f"{path.stem[:20]}.wav"
+        target.parent.mkdir(exist_ok=True)
+        write_wav(target, es.MonoLoader(filename=str(path), sampleRate=SR, resampleQuality=4)()[: 8 * SR])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def musicnn_metadata(tmp_path_factory):
+    path = tmp_path_factory.mktemp("meta") / "genre_dortmund-musicnn-msd.json"
+    path.write_text(json.dumps(OFFICIAL_METADATA["genre_dortmund_musicnn_msd"]))
+    return path
+
+
+def test_reference_musicnn_matches_direct_essentia_call(audio_dir, musicnn_metadata, tmp_path):
+    """An unmodified Essentia model: extract == TensorflowPredictMusiCNN, to the bit."""
+    graph = require(MUSICNN_GRAPH)
+    assert main(["extract", str(graph), str(audio_dir), "-o", str(tmp_path), "--metadata", str(musicnn_metadata)]) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summary) == 3 and (summary.status == "ok").all() and (summary.dim == 200).all()
+    es = essentia_standard()
+    direct = es.TensorflowPredictMusiCNN(graphFilename=str(graph), output="model/dense/BiasAdd")
+    for row in summary.itertuples():
+        audio = es.MonoLoader(filename=row.path, sampleRate=SR, resampleQuality=4)()
+        np.testing.assert_array_equal(np.load(tmp_path / row.embeddings), direct(audio))
+    assert {p.name for p in (tmp_path / "sub").iterdir()} == {n.split("/")[-1] for n in summary.embeddings[1:]}
+
+
+def test_output_node_and_backends(audio_dir, tmp_path):
+    """--output-node picks the predictions; the TensorFlow back-end gives the same numbers.
+
+    No metadata is given: the official model's is known by its file name.
+    """
+    graph = require(MUSICNN_GRAPH)
+    runs = {backend: extract(graph, [audio_dir], tmp_path / backend, output="model/Sigmoid", backend=backend,
+                             progress=False) for backend in ("essentia", "tensorflow")}
+    for row in runs["essentia"].itertuples():
+        reference = np.load(tmp_path / "essentia" / row.embeddings)
+        candidate = np.load(tmp_path / "tensorflow" / row.embeddings)
+        assert reference.shape == candidate.shape and reference.shape[1] == 9
+        assert np.abs(reference - candidate).max() < 1e-4
+
+
+def test_zoo_model_by_registry_name(audio_dir, tmp_path):
+    """Export registers the model; `extract NAME` finds it; API and CLI agree."""
+    assert main(["export", "--random-init", "discogs_track_embeddings-effnet", "-o", str(tmp_path / "models")]) == 0
+    assert main(["extract", "discogs_track_embeddings-effnet", str(audio_dir), "-o", str(tmp_path / "cli"),
+                 "--batch-size", "8"]) == 0
+    api = extract("discogs_track_embeddings-effnet", [audio_dir], tmp_path / "api", batch_size=8, progress=False)
+    assert (api.patches == 7).all() and (api.dim == 1280).all()  # 8 s -> 501 frames -> 7 patches
+    for name in api.embeddings:
+        np.testing.assert_array_equal(np.load(tmp_path / "cli" / name), np.load(tmp_path / "api" / name))
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(audio_dir, musicnn_metadata, tmp_path, capsys):
+    graph = require(MUSICNN_GRAPH)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "corrupt.mp3").write_bytes(np.random.default_rng(0).bytes(20000))
+    (bad / "empty.wav").write_bytes(b"")
+    write_wav(bad / "silent.wav", np.zeros(5 * SR))
+    write_wav(bad / "short.wav", 0.1 * np.random.default_rng(1).standard_normal(SR))  # 1 s < one 187-frame patch
+    (bad / "notes.txt").write_text("not audio")
+    out = tmp_path / "out"
+    code = main(["extract", str(graph), str(audio_dir), str(bad), str(bad / "notes.txt"), "-o", str(out),
+                 "--metadata", str(musicnn_metadata)])
+    assert code == 1
+    summary = pd.read_csv(out / "summary.csv").set_index(pd.read_csv(out / "summary.csv").path.map(lambda p: p.split("/")[-1]))
+    assert (summary.status == "ok").sum() == 3
+    errors = summary[summary.status == "error"].error.to_dict()
+    assert set(errors) == {"corrupt.mp3", "empty.wav", "silent.wav", "short.wav", "notes.txt"}
+    assert errors["silent.wav"].startswith("silent") and errors["short.wav"].startswith("too short")
+    for name in summary[summary.status == "ok"].embeddings:
+        assert np.load(out / name).shape[1] == 200
+    assert "failed:" in capsys.readouterr().err
+
+
+def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):
+    assert main(["extract", "discogs_track_embeddings-effnet", str(tmp_path), "-o", str(tmp_path / "o")]) == 2
+    assert "not exported" in capsys.readouterr().err
+    assert main(["extract", "discogs_trak_embeddings-effnet", str(tmp_path), "-o", str(tmp_path / "o")]) == 2
+    assert "did you mean discogs_track_embeddings-effnet" in capsys.readouterr().err
+    graph = export.export_random_init("discogs_track_embeddings-effnet", tmp_path / "m", register=False)
+    assert main(["extract", str(graph), str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
