@@ -1,7 +1,10 @@
 """The ``musiczoo`` command line: each command mirrors one Python API call."""
 import argparse
+import importlib
 import json
 import sys
+
+COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli")
 
 
 def _extract(args):
@@ -88,6 +91,9 @@ def parser():
     show = models_commands.add_parser("show", help="a model's full registry entry")
     show.add_argument("name")
     show.set_defaults(run=_models_show)
+
+    for module in COMMAND_MODULES:  # each adds its own commands
+        importlib.import_module(module).add_commands(commands)
     return main
 
 

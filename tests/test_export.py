@@ -16,15 +16,18 @@ from musiczoo.zoo import export, registry
 
 TOLERANCE = 1e-5
 NOISE_FACTOR = 3
-# Reduced widths keep the 96-band models fast; EfficientNet-B0 is exported at full size.
-MODELS = {
-    "discogs_artist_embeddings-effnet": {},
-    "playlist_co_embeddings-vggish": {"width": 0.125},
-    "playlist_co_embeddings-resnet50": {"width": 0.125, "blocks": (1, 1, 1, 1)},
-}
+# Reduced widths keep the 96-band models fast; EfficientNet-B0 is exported at full size by
+# default, and the full-size VGGish (289 MB graph) and ResNet50 under `-m slow`.
+MODELS = [
+    pytest.param(("discogs_artist_embeddings-effnet", {}), id="effnet-b0"),
+    pytest.param(("playlist_co_embeddings-vggish", {"width": 0.125}), id="vggish-small"),
+    pytest.param(("playlist_co_embeddings-resnet50", {"width": 0.125, "blocks": (1, 1, 1, 1)}), id="resnet50-small"),
+    pytest.param(("playlist_co_embeddings-vggish", {}), id="vggish-full", marks=pytest.mark.slow),
+    pytest.param(("playlist_co_embeddings-resnet50", {}), id="resnet50-full", marks=pytest.mark.slow),
+]
 
 
-@pytest.fixture(scope="module", params=list(MODELS))
+@pytest.fixture(scope="module", params=MODELS)
 def exported(request, tmp_path_factory, clip_audio):
     """(entry, Keras model, .pb path): a random-init model exported by ``export_model``.
 
@@ -32,10 +35,10 @@ def exported(request, tmp_path_factory, clip_audio):
     activations are O(1) as in a trained model. With Keras' initial (0, 1) statistics the
     outputs of EfficientNet-B0 are ~1e-5 and any comparison at 1e-5 would be empty.
     """
-    name = request.param
+    name, overrides = request.param
     keras.utils.set_random_seed(1)
     entry = registry.get(name)
-    model = registry.build(entry, **MODELS[name])
+    model = registry.build(entry, **overrides)
     hop = entry["inference"]["patch_hop_size"]
     patches = np.concatenate([keras_outputs(model, audio, hop)[1] for audio in clip_audio.values()])
     export.calibrate_batchnorm(model, patches)

@@ -102,6 +102,21 @@ def test_bad_files_are_reported_and_the_batch_goes_on(audio_dir, musicnn_metadat
     assert "failed:" in capsys.readouterr().err
 
 
+def test_any_rate_and_channels_load_as_mono_16k(tmp_path):
+    """A 44.1 kHz stereo file decodes to one 16 kHz channel, the mean of the two."""
+    from musiczoo.extractors.audio import load_audio
+
+    seconds, rate = 2.0, 44100
+    t = np.arange(int(seconds * rate)) / rate
+    left, right = np.sin(2 * np.pi * 440 * t), np.zeros_like(t)
+    stereo = np.stack([left, right], axis=1).astype(np.float32) * 0.5
+    path = tmp_path / "stereo.flac"
+    essentia_standard().AudioWriter(filename=str(path), sampleRate=rate, format="flac")(stereo)
+    audio = load_audio(path)
+    assert audio.ndim == 1 and abs(len(audio) - seconds * SR) <= 1
+    assert 0.2 < np.abs(audio[SR // 2: SR]).max() < 0.3  # (0.5 + 0) / 2 = 0.25, resampled
+
+
 def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):
     assert main(["extract", "discogs_track_embeddings-effnet", str(tmp_path), "-o", str(tmp_path / "o")]) == 2
     assert "not exported" in capsys.readouterr().err

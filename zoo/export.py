@@ -56,13 +56,17 @@ def _add_output(graph_def, name, inputs):
 
 
 def freeze(model, family, activation="linear"):
-    """Frozen ``GraphDef`` of a two-output zoo model with the family's node names."""
-    family = FAMILIES[family] if isinstance(family, str) else family
-    frames, bands = model.input.shape[1:]
+    """Frozen ``GraphDef`` of a two-output model ``[predictions, embeddings]``, dynamic batch.
 
-    @tf.function(input_signature=[tf.TensorSpec([None, frames, bands], tf.float32, name="melspectrogram")])
-    def serve(patches):
-        predictions, embeddings = model(patches, training=False)
+    Input and outputs carry the family's node names: mel patches ``(batch, frames, bands)`` for
+    audio models, embeddings ``(batch, dim)`` for the ``head`` family (outputs: the activations
+    and the penultimate layer).
+    """
+    family = FAMILIES[family] if isinstance(family, str) else family
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *model.input.shape[1:]], tf.float32, name="features")])
+    def serve(features):
+        predictions, embeddings = model(features, training=False)
         return predictions, embeddings
 
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())

@@ -1,0 +1,5 @@
+"""`musiczoo` commands of `train`."""
+
+
+def add_commands(commands):
+    """Add this package's sub-commands to the `musiczoo` parser's commands."""
