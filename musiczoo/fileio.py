@@ -28,3 +28,10 @@ def atomic_save_npy(path, array):
     buffer = io.BytesIO()
     np.save(buffer, array)
     atomic_write(path, buffer.getvalue())
+
+
+def atomic_save_parquet(path, frame):
+    """``DataFrame.to_parquet`` made atomic."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    atomic_write(path, buffer.getvalue())

@@ -1,0 +1,157 @@
+"""The feature store: MusiCNN log-mels of every catalogue track, float16, in memory-mapped shards.
+
+Layout of a store folder::
+
+    store.json            front-end, dtype, bands
+    shards/00000.npy      float16 (frames, bands): the mels of a run of tracks, back to back
+    shards/00000.parquet  one row per track of that shard: track_id, path, duration, start,
+                          frames (0 when excluded), reason (why excluded, else empty)
+
+A shard's ``.npy`` and ``.parquet`` are each written atomically, the ``.parquet`` last: a shard
+counts once its ``.parquet`` exists, so a killed build loses at most the shard in flight and
+resumes with the tracks no finished shard holds. Reading maps shards lazily: a random patch of
+any track costs one small read, and RAM stays bounded whatever the store's size.
+"""
+import contextlib
+import json
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, load_audio
+from musiczoo.extractors.mel import MUSICNN, melspectrogram
+from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write
+
+STORE_FILE = "store.json"
+SHARDS = "shards"
+DTYPE = np.float16
+INDEX_COLUMNS = ["track_id", "path", "duration", "shard", "start", "frames", "reason"]
+
+
+def _track_mel(item):
+    """Worker: ``(track_id, path) -> (track_id, path, duration, mel or None, reason)``."""
+    track_id, path, min_frames = item
+    try:
+        audio = load_audio(path, SAMPLE_RATE)
+        mel = melspectrogram(audio, MUSICNN).astype(DTYPE)
+        if len(mel) < min_frames:
+            raise AudioError(f"too short: {len(mel)} frames < {min_frames}")
+        return track_id, path, audio.size / SAMPLE_RATE, mel, ""
+    except (AudioError, RuntimeError, ValueError) as error:
+        return track_id, path, float("nan"), None, str(error)
+
+
+def _write_shard(folder, shard, results):
+    """Write one shard: the mels back to back, then its index (which makes it count)."""
+    mels = [mel for *_, mel, _ in results if mel is not None]
+    data = np.concatenate(mels) if mels else np.zeros((0, MUSICNN.n_bands), DTYPE)
+    atomic_save_npy(folder / SHARDS / f"{shard:05d}.npy", data)
+    rows, start = [], 0
+    for track_id, path, duration, mel, reason in results:
+        frames = 0 if mel is None else len(mel)
+        rows.append((track_id, path, duration, shard, start, frames, reason))
+        start += frames
+    atomic_save_parquet(folder / SHARDS / f"{shard:05d}.parquet", pd.DataFrame(rows, columns=INDEX_COLUMNS))
+
+
+def read_index(folder):
+    """Every finished shard's rows (kept and excluded tracks)."""
+    parts = sorted((Path(folder) / SHARDS).glob("*.parquet"))
+    if not parts:
+        return pd.DataFrame(columns=INDEX_COLUMNS)
+    return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+
+
+def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True):
+    """Compute the mels of ``tracks`` (a frame with ``track_id`` and ``path``) into ``folder``.
+
+    Resumable: tracks already in a finished shard are skipped. Unusable audio is recorded with
+    its reason and never stops the build. Returns the store's index.
+    """
+    folder = Path(folder)
+    (folder / SHARDS).mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / STORE_FILE, json.dumps(
+        {"frontend": MUSICNN.name, "dtype": np.dtype(DTYPE).name, "bands": MUSICNN.n_bands}).encode())
+    for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
+        stale.unlink()
+    done = read_index(folder)
+    pending = tracks[~tracks.track_id.isin(done.track_id)]
+    next_shard = int(done.shard.max()) + 1 if len(done) else 0
+    items = [(str(t), str(p), min_frames) for t, p in zip(pending.track_id, pending.path)]
+    with contextlib.ExitStack() as stack:
+        imap = map
+        if workers > 1:  # spawn: never fork a process that may hold TensorFlow
+            imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
+        bar = stack.enter_context(tqdm(total=len(items), desc="mel features", unit="track", disable=not progress))
+        buffer = []
+        for result in imap(_track_mel, items):
+            buffer.append(result)
+            bar.update()
+            if len(buffer) == shard_tracks:
+                _write_shard(folder, next_shard, buffer)
+                next_shard, buffer = next_shard + 1, []
+        if buffer:
+            _write_shard(folder, next_shard, buffer)
+    return read_index(folder)
+
+
+class FeatureStore:
+    """Read access to a store: track metadata, whole mels and random patches."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        if not (self.folder / STORE_FILE).exists():
+            raise FileNotFoundError(f"{self.folder} is not a feature store ({STORE_FILE} missing)")
+        self.meta = json.loads((self.folder / STORE_FILE).read_text())
+        index = read_index(self.folder)
+        self.excluded = index[index.frames == 0].reset_index(drop=True)
+        self.index = index[index.frames > 0].reset_index(drop=True)
+        self._row = {track_id: i for i, track_id in enumerate(self.index.track_id)}
+        self._where = self.index[["shard", "start", "frames"]].to_numpy(np.int64)
+        self._shards = {}
+
+    def __len__(self):
+        return len(self.index)
+
+    def __contains__(self, track_id):
+        return track_id in self._row
+
+    def _shard(self, shard):
+        if shard not in self._shards:
+            self._shards[shard] = np.load(self.folder / SHARDS / f"{shard:05d}.npy", mmap_mode="r")
+        return self._shards[shard]
+
+    def _locate(self, track_id):
+        shard, start, frames = self._where[self._row[track_id]]
+        return self._shard(shard), start, frames
+
+    def mel(self, track_id):
+        """The whole log-mel of a track, float32 (frames, bands)."""
+        data, start, frames = self._locate(track_id)
+        return np.asarray(data[start:start + frames], np.float32)
+
+    def patch(self, track_id, size, offset=None, rng=None):
+        """A ``size``-frame patch at ``offset`` (random when None; tracks shorter are zero-padded)."""
+        data, start, frames = self._locate(track_id)
+        if offset is None:
+            offset = (rng or np.random.default_rng()).integers(0, max(frames - size, 0) + 1)
+        patch = np.asarray(data[start + offset:start + min(offset + size, frames)], np.float32)
+        return patch if len(patch) == size else np.pad(patch, ((0, size - len(patch)), (0, 0)))
+
+    def frames(self, track_id):
+        return int(self._where[self._row[track_id], 2])
+
+    def info(self):
+        """Tracks, hours, size on disk, and the excluded files with their reasons."""
+        size = sum(p.stat().st_size for p in (self.folder / SHARDS).iterdir())
+        return {
+            "tracks": len(self.index),
+            "hours": float(self.index.duration.sum() / 3600),
+            "frames": int(self.index.frames.sum()),
+            "shards": int(self.index.shard.nunique()),
+            "size_mb": size / 1e6,
+            "excluded": self.excluded[["track_id", "path", "reason"]].to_dict("records"),
+        }
