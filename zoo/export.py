@@ -153,13 +153,13 @@ def export_random_init(name, out_dir, seed=0, register=True, **backbone_override
 
 
 def export_run(run_dir, out_dir=None, register=True):
-    """Export a training run: ``run.json`` (model, backbone overrides, metadata) + weights."""
+    """Export a training run: ``run.json`` (model, backbone and head overrides, metadata) + weights."""
     run_dir = Path(run_dir)
     run_file = run_dir / RUN_FILE
     if not run_file.exists():
         raise FileNotFoundError(f"{run_dir} is not a training run: {RUN_FILE} is missing")
     run = json.loads(run_file.read_text())
     entry = registry.get(run["model"])
-    model = registry.build(entry, **run.get("backbone", {}))
+    model = registry.build(entry, head=run.get("head"), **run.get("backbone", {}))
     model.load_weights(run_dir / WEIGHTS_FILE)
     return export_model(model, entry, out_dir or run_dir / "export", run.get("metadata"), register=register)

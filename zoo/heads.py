@@ -3,22 +3,22 @@ import keras
 from keras import layers
 
 
-def classifier(classes, activation="sigmoid"):
+def classifier(classes, activation="sigmoid", name="classifier"):
     """Multi-label (sigmoid) or multi-class (softmax) predictions, e.g. the style-tag baseline."""
-    return keras.Sequential([layers.Dense(classes, activation=activation, name="logits")], name="classifier")
+    return keras.Sequential([layers.Dense(classes, activation=activation, name="logits")], name=name)
 
 
-def projection(hidden=(128,), dim=128):
+def projection(hidden=(128,), dim=128, name="projection"):
     """SimCLR projector (playlist paper): ReLU hidden layers, then a linear D'-dim output."""
     stack = [layers.Dense(units, activation="relu", name=f"hidden{i + 1}") for i, units in enumerate(hidden)]
-    return keras.Sequential([*stack, layers.Dense(dim, name="projection")], name="projection")
+    return keras.Sequential([*stack, layers.Dense(dim, name="projection")], name=name)
 
 
-def cola(dim=512):
+def cola(dim=512, name="cola"):
     """COLA head (Discogs paper): Dense -> LayerNorm -> tanh."""
     return keras.Sequential(
         [layers.Dense(dim, name="dense"), layers.LayerNormalization(name="norm"), layers.Activation("tanh")],
-        name="cola",
+        name=name,
     )
 
 
@@ -30,8 +30,18 @@ def head_activation(head):
     return head.get("activation", "sigmoid") if head["type"] == "classifier" else "linear"
 
 
-def build_model(backbone, head, name):
-    """Zoo model: one input, outputs ``[predictions, embeddings]`` (the export order)."""
+def head_name(task):
+    return f"{task}_head"
+
+
+def build_model(backbone, head, name, tasks=("main",)):
+    """Zoo model: one input, outputs ``[predictions, embeddings]`` (the export order).
+
+    Multi-task models have one head per task (layers ``<task>_head``) on the shared embedding;
+    their predictions are the heads' outputs concatenated in task order.
+    """
     embeddings = backbone.output
-    predictions = HEADS[head["type"]](**{k: v for k, v in head.items() if k != "type"})(embeddings)
+    options = {k: v for k, v in head.items() if k != "type"}
+    outputs = [HEADS[head["type"]](**options, name=head_name(task))(embeddings) for task in tasks]
+    predictions = outputs[0] if len(outputs) == 1 else layers.Concatenate(name="heads")(outputs)
     return keras.Model(backbone.input, [predictions, embeddings], name=name)

@@ -69,8 +69,18 @@ def validate(entry):
     return problems
 
 
-def build(entry, **backbone_overrides):
-    """A fresh (randomly initialised) Keras model for a registry entry or name."""
+def tasks(entry):
+    """The tasks a model trains: one head each (the pair kinds of a multi-task model)."""
+    pairs = entry["musiczoo"].get("pairs", [])
+    return tuple(pairs) if len(pairs) > 1 else ("main",)
+
+
+def build(entry, head=None, **backbone_overrides):
+    """A fresh (randomly initialised) Keras model for a registry entry or name.
+
+    ``head`` updates the entry's head config (e.g. ``{"classes": 50}``); other keyword
+    arguments override the backbone's (``width``, ``blocks``...).
+    """
     from musiczoo.zoo.backbones import BACKBONES
     from musiczoo.zoo.heads import build_model
 
@@ -78,7 +88,7 @@ def build(entry, **backbone_overrides):
     spec = entry["musiczoo"]
     args = {k: v for k, v in spec["backbone"].items() if k != "name"} | backbone_overrides
     backbone = BACKBONES[spec["backbone"]["name"]](**args)
-    return build_model(backbone, spec["head"], name=entry["name"].replace("-", "_"))
+    return build_model(backbone, spec["head"] | (head or {}), entry["name"].replace("-", "_"), tasks(entry))
 
 
 def home():

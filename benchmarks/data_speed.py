@@ -1,0 +1,58 @@
+"""Feature-store speed: extraction throughput with 1 and 2 workers, random-patch reads, and the
+rate at which a training step consumes patches, measured side by side in one run.
+
+    python benchmarks/data_speed.py              # the real clips, each listed 3 times
+    python benchmarks/data_speed.py --copies 1   # quick check
+
+Extraction: MusiCNN mels of every catalogue track into a fresh store (decoding included),
+in x real time and tracks/s. Reads: random 128-frame patches of random tracks from the
+memory-mapped store. Consumption: patches per second that one EfficientNet-B0 COLA training step
+takes (the trainer's own step, batch 16 pairs = 32 patches), the rate the store must beat.
+"""
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import common
+import pandas as pd
+
+COLUMNS = ["measure", "value", "unit", "ratio_to_training"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=3, help="times each clip is listed (default 3)")
+    parser.add_argument("--reads", type=int, default=20000, help="random patches read (default 20000)")
+    args = parser.parse_args()
+    from musiczoo.train.store import FeatureStore, build_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        catalogue, store_path = common.clip_catalogue(tmp, copies=args.copies)
+        tracks = pd.read_parquet(catalogue)
+        extraction = {}
+        for workers in (1, 2):
+            start = time.perf_counter()
+            build_store(tracks, Path(tmp) / f"store{workers}", workers=workers, progress=False)
+            extraction[workers] = time.perf_counter() - start
+        store = FeatureStore(store_path)
+        audio_seconds = store.info()["hours"] * 3600
+        reads = common.random_patch_rate(store, 128, args.reads)
+        config = {"model": "discogs_artist_embeddings-effnet", "catalogue": str(catalogue), "store": str(store_path),
+                  "objectives": [{"pairs": "track", "loss": "cola"}], "batch_size": 16, "validation_fraction": 0}
+        _, consumption, _ = common.train_step_rate(config, Path(tmp) / "run", steps=3)
+    rows = [{"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": audio_seconds / seconds,
+             "unit": "x real time"} for w, seconds in extraction.items()]
+    rows += [{"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": len(tracks) / seconds, "unit": "tracks/s"}
+             for w, seconds in extraction.items()]
+    rows.append({"measure": "2 workers / 1 worker", "value": extraction[1] / extraction[2], "unit": "speed-up"})
+    rows.append({"measure": "random 128-frame patch reads", "value": reads, "unit": "patches/s",
+                 "ratio_to_training": reads / consumption})
+    rows.append({"measure": "EffNet-B0 COLA training step", "value": consumption, "unit": "patches/s",
+                 "ratio_to_training": 1.0})
+    print(f"{len(tracks)} tracks, {audio_seconds / 60:.1f} min of audio\n")
+    common.table(rows, COLUMNS)
+
+
+if __name__ == "__main__":
+    main()

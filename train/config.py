@@ -1,0 +1,110 @@
+"""Training configs: YAML files, with defaults and clear errors.
+
+A config names a registry model and what to train it on::
+
+    model: discogs_artist_embeddings-effnet     # a models.json entry
+    backbone: {width: 0.25}                     # optional backbone overrides
+    catalogue: data/catalogue.parquet           # relative paths: to the config file
+    store: data/features
+    objectives:                                 # one per task; several = multi-task
+      - {pairs: artist, loss: cola, weight: 1.0}
+    batch_size: 64
+    epochs: 100
+    optimizer: {learning_rate: 1.0e-3}
+    schedule: {name: plateau, factor: 0.1, patience: 10}   # or {name: warmup_cosine, warmup_steps: 5000}
+
+Every key and its default is in :data:`DEFAULTS`.
+"""
+import copy
+from pathlib import Path
+
+import yaml
+
+LOSSES = ("cola", "ntxent", "w2v", "multilabel")
+SCHEDULES = ("constant", "plateau", "warmup_cosine")
+DEFAULTS = {
+    "backbone": {},
+    "head": {},
+    "objectives": None,
+    "batch_size": 64,
+    "epochs": 100,
+    "steps_per_epoch": None,  # None: one pass over the pairs (the fewest of all tasks)
+    "validation_steps": None,  # None: every validation batch
+    "validation_fraction": 0.1,
+    "optimizer": {"learning_rate": 1e-3, "weight_decay": None},
+    "schedule": {"name": "plateau", "factor": 0.1, "patience": 10},
+    "swa": None,  # {start_epoch: N}: average the weights of every epoch from N on
+    "temperature": 0.1,
+    "mixing": False,  # SimCLR baseline: mix each view with another patch at a Beta(5,2) gain
+    "distribute": "auto",  # auto | none | mirrored | multiworker
+    "checkpoint_steps": None,  # also checkpoint every N steps inside an epoch
+    "cpu_devices": None,  # split the CPU into N logical devices (to exercise tf.distribute)
+    "mixed_precision": False,  # float16 compute with loss scaling (GPUs)
+    "jit_compile": False,  # XLA-compile the training step
+    "seed": 0,
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot be trained, with the reason."""
+
+
+def load_config(path, overrides=None):
+    """Read a YAML config; ``overrides`` (e.g. from ``--set``) replace its keys.
+
+    Paths in the file are relative to the file's folder, paths in overrides to the current one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config not found: {path}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    for key in ("catalogue", "store"):
+        if key in raw:
+            raw[key] = str(path.parent / raw[key])
+    return resolve(raw | (overrides or {}))
+
+
+def parse_overrides(items):
+    """``["epochs=2", "backbone={width: 0.25}"]`` -> ``{"epochs": 2, "backbone": {"width": 0.25}}``."""
+    overrides = {}
+    for item in items or []:
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def resolve(raw, base=Path(".")):
+    """Validate a config mapping and fill in the defaults."""
+    from musiczoo.zoo import registry
+
+    unknown = set(raw) - set(DEFAULTS) - {"model", "catalogue", "store"}
+    if unknown:
+        raise ConfigError(f"unknown config keys: {sorted(unknown)}")
+    config = copy.deepcopy(DEFAULTS) | copy.deepcopy(raw)
+    for key in ("model", "catalogue", "store"):
+        if not config.get(key):
+            raise ConfigError(f"config needs `{key}`")
+    entry = registry.get(config["model"])
+    for key in ("catalogue", "store"):
+        config[key] = str((Path(base) / config[key]).resolve())
+    tasks = registry.tasks(entry)
+    if config["objectives"] is None:
+        spec = entry["musiczoo"]
+        config["objectives"] = [{"pairs": pairs, "loss": spec["objective"]} for pairs in spec.get("pairs", [None])]
+    if len(config["objectives"]) != len(tasks):
+        raise ConfigError(f"{config['model']} has {len(tasks)} head(s) {list(tasks)}; "
+                          f"the config gives {len(config['objectives'])} objectives")
+    for task, objective in zip(tasks, config["objectives"]):
+        objective.setdefault("weight", 1.0)
+        objective["task"] = task
+        if objective.get("loss") not in LOSSES:
+            raise ConfigError(f"unknown loss {objective.get('loss')!r}; expected one of {LOSSES}")
+        if objective["loss"] != "multilabel" and not objective.get("pairs"):
+            raise ConfigError(f"objective {task}: a contrastive loss needs `pairs`")
+    if config["schedule"].get("name") not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {config['schedule'].get('name')!r}; expected one of {SCHEDULES}")
+    if config["batch_size"] < 2:
+        raise ConfigError("batch_size must be at least 2 (in-batch negatives)")
+    return config

@@ -1,0 +1,89 @@
+"""Training objectives, in Keras 3 ops: they run eagerly, in ``tf.function`` and on any device.
+
+Each loss returns the mean over its anchors as a float32 scalar (inputs are cast to float32, so
+mixed-precision models are safe). Rows are anchors; in-batch items are the negatives.
+"""
+import keras
+from keras import layers, ops
+
+_MASK = 1e9  # subtracted from self-similarity logits (as SimCLR): finite, so 0 * masked stays 0
+
+
+class BilinearSimilarity(layers.Layer):
+    """COLA similarity ``s = A W P^T`` of anchor (n, d) and positive (m, d) projections; ``W`` (d, d).
+
+    ``W`` starts random-normal, as in COLA's reference code.
+    """
+
+    def __init__(self, initializer="random_normal", **kwargs):
+        super().__init__(**kwargs)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, anchors_shape, positives_shape):
+        shape = (anchors_shape[-1], positives_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.initializer)
+
+    def call(self, anchors, positives):
+        return ops.matmul(ops.matmul(anchors, self.kernel), ops.transpose(positives))
+
+    def get_config(self):
+        return super().get_config() | {"initializer": keras.initializers.serialize(self.initializer)}
+
+
+def contrastive_cross_entropy(similarity):
+    """COLA loss: softmax cross-entropy of each row of ``similarity`` (n, n), its diagonal the target."""
+    similarity = ops.cast(similarity, "float32")
+    return ops.mean(ops.logsumexp(similarity, axis=1) - ops.diagonal(similarity))
+
+
+def top1_accuracy(similarity):
+    """COLA's training metric: the fraction of rows whose largest entry is the diagonal."""
+    hits = ops.equal(ops.argmax(similarity, axis=1), ops.arange(ops.shape(similarity)[0]))
+    return ops.mean(ops.cast(hits, "float32"))
+
+
+def nt_xent(anchors, positives, temperature=0.1):
+    """SimCLR NT-Xent: 2N-way softmax over cosine similarity / temperature, self-similarity masked.
+
+    Every one of the 2N views anchors once (its pair the positive, the other 2N - 2 views the
+    negatives); the mean is over the 2N, as the SimCLR paper writes it.
+    """
+    a = ops.normalize(ops.cast(anchors, "float32"), axis=1)
+    p = ops.normalize(ops.cast(positives, "float32"), axis=1)
+    z = ops.concatenate([a, p], axis=0)
+    logits = ops.matmul(z, ops.transpose(z)) / temperature - _MASK * ops.eye(ops.shape(z)[0])
+    return ops.mean(ops.logsumexp(logits, axis=1)) - ops.mean(ops.sum(a * p, axis=1)) / temperature
+
+
+def word2vec_nt_xent(projections, targets, temperature=0.1):
+    """The playlist paper's Word2Vec objective: NT-Xent with each track's frozen Word2Vec vector as
+    the positive of its audio projection (same dimension, D' = 128); the targets get no gradient."""
+    return nt_xent(projections, ops.stop_gradient(targets), temperature)
+
+
+def supervised_contrastive(projections, labels, temperature=0.1):
+    """Supervised contrastive loss (Khosla et al. 2020, L_out) over (n, d) projections, int labels (n,).
+
+    For anchor i: ``-1/|P(i)| sum_{p in P(i)} log softmax_{a != i}(z_i . z_a / t)_p`` with P(i) the
+    other items of its class and z the L2-normalised projections. Anchors without a positive are
+    left out of the mean; a batch with none gives 0.
+    """
+    z = ops.normalize(ops.cast(projections, "float32"), axis=1)
+    labels = ops.reshape(labels, (-1,))
+    self_mask = ops.eye(ops.shape(z)[0])
+    logits = ops.matmul(z, ops.transpose(z)) / temperature - _MASK * self_mask
+    log_prob = logits - ops.logsumexp(logits, axis=1, keepdims=True)
+    positive = ops.cast(ops.equal(labels[:, None], labels[None, :]), "float32") - self_mask
+    count = ops.sum(positive, axis=1)
+    per_anchor = -ops.sum(positive * log_prob, axis=1) / ops.maximum(count, 1.0)
+    return ops.sum(per_anchor) / ops.maximum(ops.sum(ops.cast(count > 0, "float32")), 1.0)
+
+
+def multilabel_bce(labels, predictions, from_logits=False):
+    """Style-tag baseline: binary cross-entropy, mean over tags and batch.
+
+    ``predictions`` are probabilities, the zoo classifier head's sigmoid output (clipped to
+    [1e-7, 1 - 1e-7]), unless ``from_logits``.
+    """
+    labels, predictions = ops.cast(labels, "float32"), ops.cast(predictions, "float32")
+    return ops.mean(ops.binary_crossentropy(labels, predictions, from_logits=from_logits))
