@@ -133,3 +133,28 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path):
         np.testing.assert_array_equal(a, b)
     assert pd.read_csv(whole / "log.csv").drop(columns="seconds").equals(
         pd.read_csv(killed / "log.csv").drop(columns="seconds"))
+
+
+MIRRORED = """
+import sys, musiczoo
+from musiczoo.train.trainer import train
+train(sys.argv[1], sys.argv[2], progress=False, overrides={"distribute": "mirrored", "cpu_devices": 2})
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_data, tmp_path):
+    """tf.distribute: the same loop runs replicated over 2 logical CPU devices and exports."""
+    import yaml
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": "discogs_artist_embeddings-effnet", "catalogue": str(tiny_data / "catalogue.parquet"),
+        "store": str(tiny_data / "features"), "backbone": {"width": 0.25, "depth": 0.34}, "batch_size": 8,
+        "epochs": 2, "steps_per_epoch": 2, "validation_fraction": 0.3}))
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(config), str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["replicas"] == 2
+    log = pd.read_csv(tmp_path / "run" / "log.csv")
+    assert len(log) == 2 and log.loss.notna().all() and log.val_loss.notna().all()
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "export")]) == 0

@@ -320,7 +320,7 @@ class Trainer:
         catalogue = Path(self.config["catalogue"])
         run = {
             "model": self.config["model"], "backbone": self.config["backbone"], "head": self.head,
-            "epochs": self.state["epoch"],
+            "epochs": self.state["epoch"], "replicas": self.strategy.num_replicas_in_sync,
             "metadata": {"dataset": {"name": catalogue.parent.name or catalogue.stem,
                                      "size": f"{sum(len(t.catalogue) for t in self.train_data)} training tracks",
                                      "metrics": metrics},
