@@ -1,7 +1,7 @@
 """`musiczoo demo`: the whole zoo on the embedded default data, end to end.
 
-music21 corpus -> rendered audio + catalogue -> feature store -> COLA training (artist
-associations) -> Essentia export -> `extract` through Essentia's own algorithm -> a shallow
+music21 corpus -> rendered audio + catalogue -> feature store -> COLA training (track
+associations: two patches of one track) -> Essentia export -> `extract` through Essentia's own algorithm -> a shallow
 downstream classifier of the composer's era on the embeddings, evaluated and exported as an
 Essentia head. Small by default (a few minutes on 2 CPU cores); every step can be re-run and
 resumes what is done.
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 DEMO_CONFIG = {
-    "model": "discogs_artist_embeddings-effnet",
-    "objectives": [{"pairs": "artist", "loss": "cola"}],
+    "model": "discogs_track_embeddings-effnet",
+    "objectives": [{"pairs": "track", "loss": "cola"}],
     "backbone": {"width": 0.5, "depth": 0.5},
     "batch_size": 16,
     "validation_fraction": 0.15,
@@ -47,7 +47,7 @@ def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=Tru
                 progress=progress)
     print(json.dumps({k: v for k, v in FeatureStore(out / "data" / "features").info().items() if k != "excluded"}))
 
-    _step(f"3/6 train {DEMO_CONFIG['model']} (COLA, artist associations) for {epochs} epochs")
+    _step(f"3/6 train {DEMO_CONFIG['model']} (COLA, track associations) for {epochs} epochs")
     config = DEMO_CONFIG | {"catalogue": str(out / "data" / "catalogue.parquet"),
                             "store": str(out / "data" / "features"), "epochs": epochs}
     log = train(config, out / "run", resume=(out / "run" / "checkpoints").exists(), progress=progress)

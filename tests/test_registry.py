@@ -29,10 +29,19 @@ def test_validation_catches_broken_entries():
     assert len(problems) == 3 and any("citation" in p for p in problems)
 
 
-@pytest.mark.parametrize("name", sorted({e["musiczoo"]["backbone"]["name"] for e in registry.models().values()}))
+def _kinds():
+    """One registry entry per distinct (backbone, head, task count)."""
+    kinds = {}
+    for name, entry in registry.models().items():
+        spec = entry["musiczoo"]
+        kinds.setdefault((spec["backbone"]["name"], spec["head"]["type"], len(registry.tasks(entry))), name)
+    return sorted(kinds.values())
+
+
+@pytest.mark.parametrize("name", _kinds())
 def test_declared_shapes_match_the_built_model(name):
     """Full-size models: input (patch, 96), embedding and prediction sizes as declared."""
-    entry = next(e for e in registry.models().values() if e["musiczoo"]["backbone"]["name"] == name)
+    entry = registry.get(name)
     model = registry.build(entry)
     declared = {o["output_purpose"]: o["shape"][-1] for o in entry["schema"]["outputs"]}
     assert tuple(model.input.shape[1:]) == tuple(entry["schema"]["inputs"][0]["shape"])

@@ -34,6 +34,7 @@ DEFAULTS = {
     "optimizer": {"learning_rate": 1e-3, "weight_decay": None},
     "schedule": {"name": "plateau", "factor": 0.1, "patience": 10},
     "swa": None,  # {start_epoch: N}: average the weights of every epoch from N on
+    "precise_bn": 256,  # training patches that set the batch-norm statistics after each epoch (0: off)
     "temperature": 0.1,
     "mixing": False,  # SimCLR baseline: mix each view with another patch at a Beta(5,2) gain
     "distribute": "auto",  # auto | none | mirrored | multiworker

@@ -274,7 +274,23 @@ class Trainer:
         values = [tuple(map(float, validate_step(b))) for b in self._dataset(self.validation_data, 0, 0, steps, True)]
         return tuple(np.mean(values, axis=0))
 
+    def _precise_batchnorm(self, epoch):
+        """Batch-norm statistics of this epoch's training patches (PreciseBN, Wu & Johnson 2021).
+
+        The moving averages (momentum 0.99) lag far behind the weights early in training and after
+        weight averaging: evaluated with them, a young model maps every patch to nearly the same
+        embedding. Training itself uses batch statistics and is unaffected.
+        """
+        wanted, patches, step = self.config["precise_bn"], [], 0
+        while wanted and sum(map(len, patches)) < wanted and step < self._steps(epoch):
+            batch = self.train_data[0].batch(epoch, step)
+            patches += [batch["anchor"], *([batch["positive"]] if "positive" in batch else [])]
+            step += 1
+        if patches:
+            export.calibrate_batchnorm(self.model, np.concatenate(patches)[:wanted])
+
     def _end_epoch(self, epoch, train, validate_step, seconds):
+        self._precise_batchnorm(epoch)
         val_loss, val_top1 = self._validate(validate_step)
         rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
         row = dict(zip(LOG_COLUMNS, (epoch + 1, float(train[0]), float(train[1]), val_loss, val_top1, rate, seconds)))
@@ -308,8 +324,7 @@ class Trainer:
         weights = self.model.get_weights()
         if final and self.swa is not None:
             self.model.set_weights(self.swa)
-            patches = np.concatenate([self.train_data[0].batch(0, s)["anchor"] for s in range(min(4, self._steps(0)))])
-            export.calibrate_batchnorm(self.model, patches)  # SWA's averaged weights need fresh BN statistics
+            self._precise_batchnorm(self.state["epoch"] - 1)  # averaged weights need their own statistics
         temporary = self.run_dir / f".{export.WEIGHTS_FILE}"
         self.model.save_weights(temporary)
         os.replace(temporary, self.run_dir / export.WEIGHTS_FILE)

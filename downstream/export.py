@@ -1,0 +1,99 @@
+"""Classifier heads for Essentia: a frozen graph ``TensorflowPredict2D`` runs, and its metadata.
+
+The graph takes embeddings ``model/Placeholder`` ``(batch, dim)`` and gives ``model/Sigmoid``
+or ``model/Softmax`` (the activations) and ``model/dense/BiasAdd`` (the hidden layer before
+its ReLU, as in Essentia's official heads). The JSON names the embedding model, so that
+``musiczoo predict`` (or an Essentia user) knows what to run first.
+"""
+import datetime
+import json
+from pathlib import Path
+
+import tensorflow as tf
+
+from musiczoo.extractors.graph import Graph
+from musiczoo.fileio import atomic_write
+from musiczoo.zoo import registry
+from musiczoo.zoo.export import freeze
+from musiczoo.zoo.families import FAMILIES
+
+HEAD = FAMILIES["head"]
+TYPES = {"multilabel": "multi-label classifier", "multiclass": "multi-class classifier"}
+
+
+def embedding_model_metadata(model, dim=None):
+    """Essentia metadata of the embedding model: a registry name (exported here or not) or a ``.pb``.
+
+    With ``dim``: a ValueError unless the model's embeddings have that size.
+    """
+    try:
+        metadata = Graph(registry.resolve_graph(model)).metadata
+    except FileNotFoundError:
+        if str(model).endswith(".pb"):
+            raise
+        metadata = registry.get(model)
+    output = next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == "embeddings"), {})
+    expected = (output.get("shape") or [None])[-1]
+    if dim is not None and expected and expected != dim:
+        raise ValueError(f"the classifier takes {dim}-d embeddings but {metadata['name']} gives {expected}-d: "
+                         "are they another model's embeddings (or a stack)?")
+    return metadata
+
+
+def head_metadata(classifier, name, embedding_model, task=None, dataset=None, description=None, version="1"):
+    """Essentia's metadata for one task's head of ``classifier`` on ``embedding_model``'s embeddings."""
+    model = classifier.head_model(task)
+    encoder = classifier.encoders_[classifier.resolve_task(task)]
+    dim, hidden = int(model.input.shape[-1]), int(model.outputs[1].shape[-1])
+    embedding = embedding_model_metadata(embedding_model, dim)
+    predictions = HEAD.predictions_node(encoder.activation)
+    classes = [str(c) for c in encoder.classes_]
+    return {
+        "name": name,
+        "type": TYPES[encoder.task_],
+        "link": f"classification-heads/{name.split('-')[0]}/{name}.pb",
+        "version": version,
+        "description": description
+        or f"{TYPES[encoder.task_]} of {len(classes)} classes on {embedding['name']} embeddings",
+        "author": "musiczoo",
+        "email": "",
+        "release_date": datetime.date.today().isoformat(),
+        "framework": "tensorflow",
+        "framework_version": tf.__version__,
+        "classes": classes,
+        "model_types": ["frozen_model"],
+        "dataset": {"name": "", "citation": "", "size": f"{classifier.n_tracks_} tracks", "metrics": {},
+                    **(dataset or {})},
+        "schema": {
+            "inputs": [{"name": HEAD.input, "type": "float", "shape": ["batch_size", dim]}],
+            "outputs": [
+                {"name": predictions, "type": "float", "shape": ["batch_size", len(classes)],
+                 "op": predictions.split("/")[-1], "output_purpose": "predictions"},
+                {"name": HEAD.embeddings, "type": "float", "shape": ["batch_size", hidden], "op": "fully connected",
+                 "description": "penultimate layer", "output_purpose": ""},
+            ],
+        },
+        "citation": embedding.get("citation", ""),
+        "inference": {
+            "sample_rate": embedding["inference"]["sample_rate"],
+            "algorithm": HEAD.algorithm,
+            "embedding_model": {"algorithm": embedding["inference"]["algorithm"], "model_name": embedding["name"],
+                                "link": embedding.get("link", "")},
+        },
+    }
+
+
+def export_head(classifier, out_dir, name, embedding_model, task=None, dataset=None, description=None):
+    """Write ``name.pb`` and ``name.json`` for one task of a fitted classifier; returns the ``.pb``.
+
+    ``embedding_model``: the registry name (or ``.pb``) of the model whose embeddings the
+    classifier was fitted on. ``dataset``: ``name``, ``citation``, ``size``, ``metrics``.
+    """
+    metadata = head_metadata(classifier, name, embedding_model, task, dataset, description)
+    activation = classifier.encoders_[classifier.resolve_task(task)].activation
+    graph_def = freeze(classifier.head_model(task), HEAD, activation)
+    out_dir = Path(out_dir)
+    graph_path = out_dir / f"{name}.pb"
+    atomic_write(out_dir / f"{name}.json", json.dumps(metadata, indent=2, ensure_ascii=False).encode())
+    atomic_write(graph_path, graph_def.SerializeToString())
+    return graph_path

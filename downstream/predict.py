@@ -1,0 +1,90 @@
+"""Exported heads at work: Essentia's TensorflowPredict2D on embeddings, and on audio files.
+
+``predict_files`` runs the pipeline an Essentia user runs: the embedding model named in the
+head's JSON (``musiczoo extract``), then the head, per patch and averaged per track.
+"""
+import functools
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musiczoo.downstream.estimator import LABELS, TrackPredictor
+from musiczoo.downstream.targets import TargetEncoder
+from musiczoo.extractors.extract import extract
+from musiczoo.runtime import essentia_standard
+
+TRACK_ROW = "mean"  # the ``patch`` value of a track's averaged activations
+
+
+class Head(TrackPredictor):
+    """An exported classifier head (``.pb`` + ``.json``), with the track-level predictor API.
+
+    ``predict_proba``, ``predict``, ``evaluate`` and ``score`` run the graph in Essentia, so
+    official heads (``TensorflowPredict2D`` on embeddings) are evaluated the same way.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        meta_path = self.path.with_suffix(".json")
+        if not self.path.is_file() or not meta_path.is_file():
+            raise FileNotFoundError(f"a head is a .pb with its .json beside it: {self.path}, {meta_path}")
+        self.metadata = json.loads(meta_path.read_text())
+        inference = self.metadata["inference"]
+        if inference.get("algorithm") != "TensorflowPredict2D":
+            raise ValueError(f"{self.path.name} is not a classifier head: inference.algorithm is "
+                             f"{inference.get('algorithm')!r}, not TensorflowPredict2D")
+        schema = self.metadata["schema"]
+        self.input = schema["inputs"][0]["name"]
+        self.output = next(o["name"] for o in schema["outputs"] if o.get("output_purpose") == "predictions")
+        self.features_ = (int(schema["inputs"][0]["shape"][-1]),)
+        multiclass = self.output.endswith("Softmax") or self.metadata.get("type", "").startswith("multi-class")
+        task = "multiclass" if multiclass else "multilabel"
+        self.encoders_ = {LABELS: TargetEncoder.from_dict({"task": task, "classes": self.metadata["classes"]})}
+        self.embedding_model = inference.get("embedding_model", {}).get("model_name")
+
+    @functools.cached_property
+    def _algorithm(self):
+        return essentia_standard().TensorflowPredict2D(graphFilename=str(self.path), input=self.input,
+                                                       output=self.output, dimensions=self.features_[0])
+
+    def _patch_activations(self, rows):
+        return {LABELS: self._algorithm(np.ascontiguousarray(rows, np.float32))}
+
+
+def predict_files(head, inputs, embedding_model=None, per_patch=False, embeddings_dir=None, batch_size=64,
+                  progress=True):
+    """Run the embedding model and ``head`` on the audio files of ``inputs`` (files or folders).
+
+    Returns ``(predictions, summary)``: one row per file (``patch`` = ``"mean"``, the track
+    average), plus one per patch with ``per_patch``, a column per class; and the extraction
+    summary (files that failed have their error there). ``embedding_model``: a registry name
+    or ``.pb`` (default: the head's ``inference.embedding_model.model_name``);
+    ``embeddings_dir``: keep the embeddings there.
+    """
+    head = head if isinstance(head, Head) else Head(head)
+    model = embedding_model or head.embedding_model
+    if not model:
+        raise ValueError(f"{head.path.name} names no embedding model (inference.embedding_model); give one")
+    with tempfile.TemporaryDirectory() as scratch:
+        out_dir = Path(embeddings_dir or scratch)
+        summary = extract(model, inputs, out_dir, batch_size=batch_size, progress=progress)
+        frames = []
+        for row in summary[summary.status == "ok"].itertuples():
+            embeddings = np.load(out_dir / row.embeddings)
+            if embeddings.shape[1] != head.features_[0]:
+                raise ValueError(f"{model} gives {embeddings.shape[1]}-d embeddings; {head.path.name} takes "
+                                 f"{head.features_[0]}-d (another embedding model?)")
+            activations = head._patch_activations(embeddings)[LABELS]
+            table = activations.mean(axis=0, keepdims=True)
+            patches = [TRACK_ROW]
+            if per_patch:
+                table, patches = np.concatenate([table, activations]), [TRACK_ROW, *range(len(activations))]
+            frame = pd.DataFrame(table, columns=[str(c) for c in head.classes_])
+            frame.insert(0, "patch", patches)
+            frame.insert(0, "path", row.path)
+            frames.append(frame)
+    columns = ["path", "patch", *map(str, head.classes_)]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)), summary

@@ -1,0 +1,92 @@
+"""Exported heads in Essentia: TensorflowPredict2D equals Keras; `musiczoo predict` end to end."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import relative_error
+from musiczoo.cli import main
+from musiczoo.downstream import EmbeddingClassifier, Head, export_head
+from musiczoo.runtime import essentia_standard
+from musiczoo.zoo import export, registry
+from test_downstream import blobs
+
+TOLERANCE = 1e-5
+EMBEDDER = "discogs_track_embeddings-effnet"
+
+
+@pytest.mark.parametrize("task, dim, embedder", [("multilabel", 1280, EMBEDDER),
+                                                  ("multiclass", 128, "playlist_co_embeddings-vggish")])
+def test_head_round_trip_through_essentia(tmp_path, task, dim, embedder):
+    X, y = blobs(40, dim=dim, multilabel=task == "multilabel")
+    classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
+    graph = export_head(classifier, tmp_path, f"toy-{embedder}", embedder, dataset={"name": "blobs"})
+    meta = json.loads(graph.with_suffix(".json").read_text())
+    assert set(registry.METADATA_FIELDS) <= set(meta) and meta["classes"] == [str(c) for c in classifier.classes_]
+    assert meta["type"] == {"multilabel": "multi-label classifier", "multiclass": "multi-class classifier"}[task]
+    assert meta["inference"]["algorithm"] == "TensorflowPredict2D" and meta["dataset"]["size"] == "40 tracks"
+    assert meta["inference"]["embedding_model"] == {"algorithm": registry.get(embedder)["inference"]["algorithm"],
+                                                    "model_name": embedder, "link": registry.get(embedder)["link"]}
+    predictions = "model/Sigmoid" if task == "multilabel" else "model/Softmax"
+    assert [o["name"] for o in meta["schema"]["outputs"]] == [predictions, "model/dense/BiasAdd"]
+    assert meta["schema"]["inputs"] == [{"name": "model/Placeholder", "type": "float", "shape": ["batch_size", dim]}]
+
+    rows = np.concatenate(X[:6])
+    activations, penultimate = (np.asarray(o) for o in classifier.head_model()(rows))
+    assert penultimate.shape == (len(rows), 512) and penultimate.std() > 0.1
+    es = essentia_standard()
+    for output, reference in ((predictions, activations), ("model/dense/BiasAdd", penultimate)):
+        essentia = es.TensorflowPredict2D(graphFilename=str(graph), output=output, dimensions=dim)(rows)
+        assert essentia.shape == reference.shape and relative_error(essentia, reference) <= TOLERANCE
+    head = Head(graph)
+    np.testing.assert_allclose(head.predict_proba(X), classifier.predict_proba(X), atol=TOLERANCE)
+    assert head.score(X, y) == pytest.approx(classifier.score(X, y), abs=1e-6)
+
+
+def test_export_refuses_embeddings_of_another_model(tmp_path):
+    X, y = blobs(12, dim=16)
+    classifier = EmbeddingClassifier(epochs=1, progress=False).fit(X, y)
+    with pytest.raises(ValueError, match="takes 16-d embeddings but discogs_track_embeddings-effnet gives 1280-d"):
+        export_head(classifier, tmp_path, "toy", EMBEDDER)
+    with pytest.raises(KeyError, match="no model named"):
+        export_head(classifier, tmp_path, "toy", "discogs_trak_embeddings-effnet")
+
+
+@pytest.fixture(scope="module")
+def effnet_graph(tmp_path_factory):
+    return export.export_random_init(EMBEDDER, tmp_path_factory.mktemp("zoo"), register=False)
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory, clip_audio):
+    folder = tmp_path_factory.mktemp("audio")
+    for name, audio in clip_audio.items():
+        essentia_standard().MonoWriter(filename=str(folder / f"{name[:16]}.wav"), sampleRate=16000, format="wav")(audio)
+    return folder
+
+
+def test_predict_runs_embedding_model_and_head_on_audio(tmp_path, effnet_graph, audio_dir, capsys):
+    """`musiczoo predict HEAD AUDIO...`: the head JSON names the zoo model, found among the exports."""
+    registry.register_export(EMBEDDER, effnet_graph)
+    X, y = blobs(30, dim=1280, multilabel=True)
+    classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
+    head = export_head(classifier, tmp_path / "heads", f"toy-{EMBEDDER}", EMBEDDER)
+    (tmp_path / "broken.wav").write_bytes(b"not audio at all")
+    csv = tmp_path / "activations.csv"
+    code = main(["predict", str(head), str(audio_dir), str(tmp_path / "broken.wav"), "-o", str(csv), "--patches"])
+    assert code == 1  # the broken file fails, the others land
+    out, err = capsys.readouterr()
+    assert "broken.wav" in err and out.count(".wav\t") == 3
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["path", "patch", "c0", "c1", "c2", "even"]
+    es = essentia_standard()
+    embed = es.TensorflowPredictEffnetDiscogs(graphFilename=str(effnet_graph), output="PartitionedCall:1")
+    for path in sorted(audio_dir.iterdir()):
+        embeddings = embed(es.MonoLoader(filename=str(path), sampleRate=16000, resampleQuality=4)())
+        rows = table[table.path == str(path)]
+        assert len(rows) == 1 + len(embeddings) and rows.patch.iloc[0] == "mean"
+        expected = classifier.predict_proba([embeddings])[0]
+        assert relative_error(rows.iloc[0, 2:].to_numpy(float), expected) <= TOLERANCE
+        per_patch = classifier.predict_proba(embeddings)
+        np.testing.assert_allclose(rows.iloc[1:, 2:].to_numpy(float), per_patch, atol=TOLERANCE)
