@@ -17,6 +17,7 @@ from musiczoo.fileio import atomic_save_npy, atomic_write
 from musiczoo.zoo.registry import resolve_graph
 
 SUMMARY_FILE = "summary.csv"
+PROVENANCE_FILE = "extract.json"  # which model and node made the embeddings
 SUMMARY_COLUMNS = ["path", "status", "duration_s", "patches", "dim", "embeddings", "error"]
 
 
@@ -47,7 +48,8 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
     """Embed every audio file of ``inputs`` (files or folders, recursive) into ``out_dir``.
 
     Returns the summary (also written to ``out_dir/summary.csv``): one row per file with its
-    status, duration, patch count, embedding size and ``.npy`` location, or its error.
+    status, duration, patch count, embedding size and ``.npy`` location, or its error;
+    ``out_dir/extract.json`` records the model, graph, output node and patching.
     """
     graph = load_graph(model, metadata)
     files = find_audio(inputs)
@@ -56,7 +58,7 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
     rows = []
     for path, name in tqdm(list(zip(files, _relative_names(files))), desc=f"extract {graph.name}",
                            unit="file", disable=not progress):
-        row = {"path": str(path), "status": "ok", "duration_s": None, "patches": 0, "dim": None,
+        row = {"path": str(path.resolve()), "status": "ok", "duration_s": None, "patches": 0, "dim": None,
                "embeddings": None, "error": None}
         try:
             row["duration_s"], embeddings = _embed_file(path, graph, predict)
@@ -67,4 +69,7 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     atomic_write(out_dir / SUMMARY_FILE, summary.to_csv(index=False).encode())
+    provenance = {"model": graph.name, "graph": str(graph.path.resolve()), "output": graph.output(output),
+                  "backend": backend, "patch_size": graph.patch_size, "patch_hop_size": graph.patch_hop_size}
+    atomic_write(out_dir / PROVENANCE_FILE, json.dumps(provenance, indent=2).encode())
     return summary

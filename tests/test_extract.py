@@ -75,6 +75,8 @@ def test_zoo_model_by_registry_name(audio_dir, tmp_path):
                  "--batch-size", "8"]) == 0
     api = extract("discogs_track_embeddings-effnet", [audio_dir], tmp_path / "api", batch_size=8, progress=False)
     assert (api.patches == 7).all() and (api.dim == 1280).all()  # 8 s -> 501 frames -> 7 patches
+    provenance = json.loads((tmp_path / "api" / "extract.json").read_text())
+    assert provenance["model"] == "discogs_track_embeddings-effnet" and provenance["output"] == "PartitionedCall:1"
     for name in api.embeddings:
         np.testing.assert_array_equal(np.load(tmp_path / "cli" / name), np.load(tmp_path / "api" / name))
 
