@@ -122,7 +122,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, KeyError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as error:
         print(f"musiczoo {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
 

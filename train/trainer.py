@@ -347,6 +347,7 @@ class Trainer:
 def plot_curves(history, path):
     """Loss and top-1 accuracy per epoch, training and validation, as a PNG."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -357,6 +358,7 @@ def plot_curves(history, path):
         if history[f"val_{key}"].notna().any():
             axis.plot(history.epoch, history[f"val_{key}"], marker="o", label="validation")
         axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
