@@ -2,16 +2,14 @@
 
 Plots use matplotlib's Agg canvas directly: no pyplot, no global backend change, no display.
 """
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
-from musiczoo.fileio import atomic_write
+from musiczoo.fileio import atomic_save_png, atomic_write
 
 CURVES_EACH_END = 3  # PR curves drawn: the best and the worst classes
 BARS_EACH_END = 20  # per-class bars when there are many classes: the best and the worst
@@ -45,13 +43,6 @@ def write_table(frame, path, title=None, formats=None):
     csv_path, md_path = _write_csv(frame, path.with_suffix(".csv")), path.with_suffix(".md")
     atomic_write(md_path, ((f"# {title}\n\n" if title else "") + markdown_table(frame, formats)).encode())
     return csv_path, md_path
-
-
-def _save(figure, path):
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    atomic_write(path, buffer.getvalue())
-    return path
 
 
 def _headline(evaluation):
@@ -93,7 +84,7 @@ def plot_pr_curves(evaluation, path, title=""):
              title="per-class PR-AUC" + (f" (best and worst {BARS_EACH_END})" if len(shown) < len(table) else ""))
     bars.grid(axis="x", alpha=0.3)
     figure.suptitle(f"{title}\n{_headline(evaluation)}".strip())
-    return _save(figure, path)
+    return atomic_save_png(path, figure)
 
 
 def plot_confusion(evaluation, path, title=""):
@@ -115,7 +106,7 @@ def plot_confusion(evaluation, path, title=""):
                 axes.text(column, row, int(count), ha="center", va="center", fontsize=8,
                           color="white" if rates[row, column] > 0.5 else "black")
     axes.set_title(f"{title}\n{_headline(evaluation)}".strip())
-    return _save(figure, path)
+    return atomic_save_png(path, figure)
 
 
 def write_evaluation(evaluation, out_dir, title="evaluation"):

@@ -7,12 +7,20 @@ from pathlib import Path
 import numpy as np
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path, data):
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -35,3 +43,14 @@ def atomic_save_parquet(path, frame):
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write(path, buffer.getvalue())
+
+
+def atomic_save_png(path, figure, dpi=110):
+    """A matplotlib ``Figure`` as PNG, written atomically; returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure)  # attaches the raster canvas that savefig draws on
+    figure.savefig(buffer, format="png", dpi=dpi)
+    atomic_write(path, buffer.getvalue())
+    return path

@@ -172,8 +172,12 @@ def test_atomic_write_keeps_old_file_on_crash(tmp_path, monkeypatch):
     def crash(_):
         raise OSError("disk died mid-write")
 
-    monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with monkeypatch.context() as patched, pytest.raises(OSError):
+        patched.setattr(os, "fsync", crash)
         fileio.atomic_write(target, b"new graph, half written")
     assert target.read_bytes() == b"old graph"
     assert [p.name for p in tmp_path.iterdir()] == ["model.pb"]
+    fileio.atomic_write(target, b"new graph")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_bytes() == b"new graph" and target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -7,7 +7,6 @@ A run folder holds::
     log.csv, curves.png   per-epoch losses, top-1 accuracies, learning rate; tensorboard/
     run.json + model.weights.h5   what `musiczoo export RUN_DIR` reads
 """
-import io
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import keras
 import tensorflow as tf
 
-from musiczoo.fileio import atomic_write
+from musiczoo.fileio import atomic_save_png, atomic_write
 from musiczoo.train.catalogue import read_catalogue
 from musiczoo.train.pipeline import TaskData, split_tracks, tag_vocabulary
 from musiczoo.train.store import FeatureStore
@@ -346,26 +345,19 @@ class Trainer:
 
 def plot_curves(history, path):
     """Loss and top-1 accuracy per epoch, training and validation, as a PNG."""
-    import matplotlib
-    import matplotlib.ticker
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for axis, key, title in ((axes[0], "loss", "loss"), (axes[1], "top1", "top-1 accuracy")):
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    for axis, key, title in zip(figure.subplots(1, 2), ("loss", "top1"), ("loss", "top-1 accuracy")):
         axis.plot(history.epoch, history[key], marker="o", label="training")
         if history[f"val_{key}"].notna().any():
             axis.plot(history.epoch, history[f"val_{key}"], marker="o", label="validation")
         axis.set(title=title, xlabel="epoch")
-        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write(path, buffer.getvalue())
+    atomic_save_png(path, figure)
 
 
 def train(config, run_dir, resume=False, overrides=None, progress=True):
