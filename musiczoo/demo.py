@@ -3,7 +3,7 @@
 music21 corpus -> rendered audio + catalogue -> feature store -> COLA training (track
 associations: two patches of one track) -> Essentia export -> `extract` through Essentia's own algorithm -> a shallow
 downstream classifier of the composer's era on the embeddings, evaluated and exported as an
-Essentia head. Small by default (a few minutes on 2 CPU cores); every step can be re-run and
+Essentia head. Small by default (about 9 minutes on 2 CPU cores); every step can be re-run and
 resumes what is done.
 """
 import json
