@@ -1,9 +1,9 @@
 """`musiczoo demo`: the whole zoo on the embedded default data, end to end.
 
 music21 corpus -> rendered audio + catalogue -> feature store -> COLA training (track
-associations: two patches of one track) -> Essentia export -> `extract` through Essentia's own algorithm -> a shallow
-downstream classifier of the composer's era on the embeddings, evaluated and exported as an
-Essentia head. Small by default (about 9 minutes on 2 CPU cores); every step can be re-run and
+associations: two patches of one track) -> Essentia export -> `extract` through Essentia's own
+algorithm -> a shallow classifier of the composer's century on the embeddings, evaluated and
+exported as an Essentia head (`musiczoo predict` runs it on audio). Small by default (about 9 minutes on 2 CPU cores); every step can be re-run and
 resumes what is done.
 """
 import json
@@ -30,6 +30,7 @@ def _step(title):
 def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=True):
     """Run every stage into ``out``; returns the downstream evaluation table."""
     from musiczoo.downstream.estimator import EmbeddingClassifier
+    from musiczoo.downstream.export import export_head
     from musiczoo.extractors.extract import extract
     from musiczoo.train.build_music21 import build_music21
     from musiczoo.train.catalogue import read_catalogue
@@ -77,4 +78,7 @@ def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=Tru
     majority = pd.Series(centuries[train_idx]).value_counts().index[0]
     baseline = float(np.mean(centuries[test_idx] == majority))
     print(f"test accuracy {accuracy:.3f} over {len(test_idx)} tracks (majority-class baseline {baseline:.3f})")
+    head = export_head(classifier, out / "models", "composer_century-discogs_track_embeddings-effnet",
+                       embedding_model=str(graph))
+    print(f"head: {head} (try: musiczoo predict {head} {out / 'data' / 'audio'})")
     return {"tracks": len(catalogue), "accuracy": accuracy, "baseline": baseline}
