@@ -81,17 +81,21 @@ def test_shipped_config_trains_and_exports(config, tiny_data, tmp_path):
 
 
 def test_loss_goes_down_on_a_learnable_task(tiny_data, tmp_path):
-    """Track pairs (two random patches of one track) on a small EfficientNet with COLA: the loss
-    falls and the top-1 accuracy of the similarity matrix rises."""
+    """Track pairs (two random patches of one track) on a small EfficientNet with NT-Xent: the
+    loss falls and the top-1 accuracy of the similarity matrix rises, over the first and last
+    three epochs (each epoch is only 6 steps, so single epochs are noisy)."""
     from musiczoo.train.trainer import train
 
     config = {"model": "discogs_track_embeddings-effnet", "catalogue": str(tiny_data / "catalogue.parquet"),
-              "store": str(tiny_data / "features"), "objectives": [{"pairs": "track", "loss": "cola"}],
-              "backbone": {"width": 0.25, "depth": 0.34}, "batch_size": 8, "epochs": 8, "validation_fraction": 0,
+              "store": str(tiny_data / "features"), "objectives": [{"pairs": "track", "loss": "ntxent"}],
+              "backbone": {"width": 0.25, "depth": 0.34}, "batch_size": 8, "epochs": 12, "validation_fraction": 0,
               "optimizer": {"learning_rate": 1e-3}, "schedule": {"name": "constant"}}
     log = train(config, tmp_path / "run", progress=False)
-    assert log.loss.iloc[-2:].mean() < log.loss.iloc[:2].mean() - 0.2
-    assert log.top1.iloc[-2:].mean() > log.top1.iloc[:2].mean()
+    print(log[["epoch", "loss", "top1"]].to_string(index=False))
+    first, last = log.iloc[:3].mean(), log.iloc[-3:].mean()
+    assert last.loss < first.loss - 0.1
+    assert last.top1 > first.top1 + 0.05 and last.top1 > 2 / 8  # chance is 1/8
+
 
 
 RUN = """
