@@ -3,8 +3,8 @@
 music21 corpus -> rendered audio + catalogue -> feature store -> COLA training (track
 associations: two patches of one track) -> Essentia export -> `extract` through Essentia's own
 algorithm -> a shallow classifier of the composer's century on the embeddings, evaluated and
-exported as an Essentia head (`musiczoo predict` runs it on audio). Small by default (about 9 minutes on 2 CPU cores); every step can be re-run and
-resumes what is done.
+exported as an Essentia head (`musiczoo predict` runs it on audio). Small by default (about 9
+minutes on 2 CPU cores); every step can be re-run and resumes what is done.
 """
 import json
 from pathlib import Path
@@ -28,7 +28,7 @@ def _step(title):
 
 
 def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=True):
-    """Run every stage into ``out``; returns the downstream evaluation table."""
+    """Run every stage into ``out``; returns the track count, test accuracy and majority baseline."""
     from musiczoo.downstream.estimator import EmbeddingClassifier
     from musiczoo.downstream.export import export_head
     from musiczoo.extractors.extract import extract

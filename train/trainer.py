@@ -90,8 +90,6 @@ class Trainer:
             self.bilinear = [losses.BilinearSimilarity(name=f"{o['task']}_bilinear") if o["loss"] == "cola" else None
                              for o in config["objectives"]]
             self.optimizer = self._optimizer()
-            self.variables = self.model.trainable_variables + [
-                v for layer in self.bilinear if layer for v in layer.trainable_variables]
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               **{f"bilinear{i}": b for i, b in enumerate(self.bilinear) if b})
         self.state = {"epoch": 0, "step": 0, "history": [], "best": None, "wait": 0,
@@ -99,6 +97,11 @@ class Trainer:
         self.swa = None
 
     # -- model pieces ----------------------------------------------------------------------
+    @property
+    def variables(self):
+        """What the optimizer trains: the zoo model's weights and the COLA bilinear matrices."""
+        return self.model.trainable_variables + [v for b in self.bilinear if b for v in b.trainable_variables]
+
     def _optimizer(self):
         config = self.config
         rate = config["optimizer"]["learning_rate"]
@@ -203,7 +206,6 @@ class Trainer:
         if not found:
             return False
         latest = found[-1]
-        self._steps(0)  # builds the pair plans before the variables are restored
         self._build_variables()
         self.checkpoint.read(str(latest / "ckpt")).assert_existing_objects_matched()
         self.state = json.loads((latest / STATE_FILE).read_text())
@@ -218,8 +220,6 @@ class Trainer:
         batches = tuple(task.batch(0, 0) for task in self.train_data)
         with self.strategy.scope():
             self._losses(tuple({k: v[:2] for k, v in b.items()} for b in batches), training=False)
-            self.variables = self.model.trainable_variables + [
-                v for layer in self.bilinear if layer for v in layer.trainable_variables]
             self.optimizer.build(self.variables)
 
     def _set_learning_rate(self, rate):
@@ -230,7 +230,7 @@ class Trainer:
     def fit(self, progress=True):
         """Train to ``config.epochs``, from the state restored or from scratch."""
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
-        if not self.variables or not self.optimizer.built:
+        if not self.optimizer.built:
             self._build_variables()
         train_step = self._distributed(self._train_replica)
         validate_step = self._distributed(self._validate_replica)
