@@ -1,4 +1,4 @@
-"""Evaluation: macro ROC-AUC / PR-AUC, accuracy, per-class table, ACC_x, triplet similarity.
+"""Evaluation: macro ROC-AUC / PR-AUC, accuracy, per-class table, ACC_x, triplet and nearest-neighbour similarity.
 
 Macro averages run over the classes a metric is defined for (both positives and negatives in
 the ground truth); the per-class table shows the others as NaN.
@@ -117,3 +117,33 @@ def triplet_similarity(anchors, positives, negatives):
     negative = cosine_distance(anchors, negatives)
     return {"triplets": len(positive), "accuracy": float(np.mean(positive < negative)),
             "margin": float(np.mean(negative - positive))}
+
+
+def label_triplets(labels, count, seed=0):
+    """``count`` index triplets ``(anchor, positive, negative)``: the positive shares the anchor's
+    label, the negative does not. Anchors come from labels with at least two items."""
+    labels = np.asarray(labels, dtype=object)
+    groups = pd.Series(np.arange(len(labels))).groupby(labels).apply(list)
+    anchors_from = [index for members in groups if len(members) >= 2 for index in members]
+    if not anchors_from or len(groups) < 2:
+        raise ValueError("triplets need a label with two items and at least two labels")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for anchor in rng.choice(anchors_from, count):
+        positive = rng.choice([i for i in groups[labels[anchor]] if i != anchor])
+        negative = rng.choice(np.flatnonzero(labels != labels[anchor]))
+        rows.append((anchor, positive, negative))
+    return np.array(rows, dtype=int).reshape(-1, 3)
+
+
+def nearest_neighbour_accuracy(embeddings, labels):
+    """Leave-one-out 1-NN by cosine: the share of items (whose label has another item) whose
+    nearest other item shares their label. Every item is a candidate neighbour."""
+    x = np.asarray(embeddings, np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    similarity = x @ x.T
+    np.fill_diagonal(similarity, -np.inf)
+    labels = np.asarray(labels, dtype=object)
+    counts = pd.Series(labels).value_counts()
+    queries = np.flatnonzero(counts.reindex(labels).to_numpy() >= 2)
+    return float(np.mean(labels[similarity[queries].argmax(axis=1)] == labels[queries]))

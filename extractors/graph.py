@@ -79,17 +79,25 @@ def essentia_predictor(graph, output=None, batch_size=64):
     return getattr(essentia_standard(), graph.algorithm)(**params)
 
 
+def graph_function(graph, output=None):
+    """The frozen graph as a TensorFlow function: mel patches ``(batch, frames, bands)`` -> ``output``."""
+    import tensorflow as tf
+
+    fetch = graph.output(output)
+    fetch = fetch if ":" in fetch else f"{fetch}:0"
+    imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
+    pruned = imported.prune(imported.graph.get_tensor_by_name(f"{graph.input}:0"),
+                            imported.graph.get_tensor_by_name(fetch))
+    return lambda patches: pruned(tf.convert_to_tensor(patches, tf.float32))
+
+
 def tensorflow_predictor(graph, output=None, batch_size=64):
     """The same computation in TensorFlow: mel, patches and graph in one ``tf.function``."""
     import tensorflow as tf
 
     from musiczoo.extractors.mel import tf_melspectrogram
 
-    fetch = graph.output(output)
-    fetch = fetch if ":" in fetch else f"{fetch}:0"
-    imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
-    run_graph = imported.prune(imported.graph.get_tensor_by_name(f"{graph.input}:0"),
-                               imported.graph.get_tensor_by_name(fetch))
+    run_graph = graph_function(graph, output)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
     def to_patches(audio):

@@ -10,8 +10,8 @@ from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_sco
 
 from conftest import SHARED_DATA, require
 from musiczoo.downstream import (EmbeddingClassifier, MultiTaskClassifier, acc_x, concatenate, evaluate,
-                                 evaluate_stacks, load, read_ground_truth, read_jamendo, triplet_similarity,
-                                 write_evaluation)
+                                 evaluate_stacks, label_triplets, load, nearest_neighbour_accuracy,
+                                 read_ground_truth, read_jamendo, triplet_similarity, write_evaluation)
 from musiczoo.downstream.embeddings import load_labelled, match_embeddings, read_summary
 from musiczoo.downstream.labels import GroundTruth
 from musiczoo.downstream.patches import Patches
@@ -193,6 +193,28 @@ def test_triplet_similarity_by_hand():
     d_pos = 1 - np.array([2 / np.hypot(2, 0.1), 1, 1 / np.sqrt(2)])
     d_neg = 1 - np.array([0, 0, 2.1 / (np.sqrt(2) * np.hypot(1, 1.1))])
     assert result["margin"] == pytest.approx(np.mean(d_neg - d_pos))
+
+
+def test_label_triplets_share_the_anchor_label_only_with_the_positive():
+    labels = ["a", "a", "a", "b", "b", "c"]
+    triplets = label_triplets(labels, 500, seed=3)
+    names = np.array(labels)[triplets]
+    assert triplets.shape == (500, 3) and (triplets[:, 0] != triplets[:, 1]).all()
+    assert (names[:, 0] == names[:, 1]).all() and (names[:, 0] != names[:, 2]).all()
+    assert set(names[:, 0]) == {"a", "b"} and "c" in set(names[:, 2])  # "c" has no positive
+    np.testing.assert_array_equal(triplets, label_triplets(labels, 500, seed=3))
+    with pytest.raises(ValueError, match="two items"):
+        label_triplets(["a", "b", "c"], 5)
+
+
+def test_nearest_neighbour_accuracy_by_hand():
+    # cosine neighbours: 0<->1, 2->1 (0.8 > 0.6 with 3), 3->2; item 4 ("c", a singleton) is never a query
+    x = np.array([[1.0, 0.0], [0.95, 0.3], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+    labels = ["a", "a", "b", "b", "c"]
+    similarity = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (x / np.linalg.norm(x, axis=1, keepdims=True)).T
+    np.fill_diagonal(similarity, -np.inf)
+    expected = np.mean([labels[j] == labels[i] for i, j in enumerate(similarity.argmax(axis=1)[:4])])
+    assert nearest_neighbour_accuracy(x, labels) == pytest.approx(expected) == pytest.approx(3 / 4)
 
 
 def test_stacks_concatenate_and_rank():

@@ -27,8 +27,12 @@ EFFICIENTNET_B0_STAGES = [(3, 1, 16, 1, 1), (3, 2, 24, 6, 2), (5, 2, 40, 6, 2), 
 
 
 # Keras' EfficientNet initialisation (He-style, fan-out): keeps activations alive through 16 blocks.
-_EFFICIENTNET_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
-_effnet_conv = functools.partial(layers.Conv2D, kernel_initializer=_EFFICIENTNET_INIT)
+# A config, never an instance: each layer deserialises its own initializer, seeded at build time
+# from the run's `keras.utils.set_random_seed` (a shared instance gives same-shaped kernels equal
+# values, seeded whenever this module happened to be imported).
+HE_FAN_OUT = {"class_name": "VarianceScaling",
+              "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
+_conv = functools.partial(layers.Conv2D, kernel_initializer=HE_FAN_OUT)
 
 
 def _round_filters(filters, width, divisor=8):
@@ -43,17 +47,17 @@ def _mbconv(x, filters, kernel, expansion, stride, drop_rate, name):
     channels = x.shape[-1]
     inputs = x
     if expansion != 1:
-        x = _effnet_conv(channels * expansion, 1, use_bias=False, name=f"{name}_expand")(x)
+        x = _conv(channels * expansion, 1, use_bias=False, name=f"{name}_expand")(x)
         x = layers.Activation("swish", name=f"{name}_expand_swish")(
             layers.BatchNormalization(epsilon=1e-3, name=f"{name}_expand_bn")(x))
     x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False,
-                               depthwise_initializer=_EFFICIENTNET_INIT, name=f"{name}_dwconv")(x)
+                               depthwise_initializer=HE_FAN_OUT, name=f"{name}_dwconv")(x)
     x = layers.Activation("swish", name=f"{name}_swish")(layers.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x))
     squeeze = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
-    squeeze = _effnet_conv(max(1, int(channels * 0.25)), 1, activation="swish", name=f"{name}_se_reduce")(squeeze)
-    squeeze = _effnet_conv(x.shape[-1], 1, activation="sigmoid", name=f"{name}_se_expand")(squeeze)
+    squeeze = _conv(max(1, int(channels * 0.25)), 1, activation="swish", name=f"{name}_se_reduce")(squeeze)
+    squeeze = _conv(x.shape[-1], 1, activation="sigmoid", name=f"{name}_se_expand")(squeeze)
     x = layers.Multiply(name=f"{name}_se")([x, squeeze])
-    x = _effnet_conv(filters, 1, use_bias=False, name=f"{name}_project")(x)
+    x = _conv(filters, 1, use_bias=False, name=f"{name}_project")(x)
     x = layers.BatchNormalization(epsilon=1e-3, name=f"{name}_project_bn")(x)
     if stride == 1 and channels == filters:
         x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}_drop")(x) if drop_rate else x
@@ -69,7 +73,7 @@ def efficientnet_b0(frames=128, bands=96, width=1.0, depth=1.0, drop_connect_rat
     coefficients (``width < 1`` shrinks it for tests).
     """
     inputs, x = _patch_input(frames, bands)
-    x = _effnet_conv(_round_filters(32, width), 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = _conv(_round_filters(32, width), 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.Activation("swish", name="stem_swish")(layers.BatchNormalization(epsilon=1e-3, name="stem_bn")(x))
     blocks = [(stage, index, kernel, filters, expansion, stride if index == 0 else 1)
               for stage, (kernel, repeats, filters, expansion, stride) in enumerate(EFFICIENTNET_B0_STAGES)
@@ -77,7 +81,7 @@ def efficientnet_b0(frames=128, bands=96, width=1.0, depth=1.0, drop_connect_rat
     for number, (stage, index, kernel, filters, expansion, stride) in enumerate(blocks):
         x = _mbconv(x, _round_filters(filters, width), kernel, expansion, stride,
                     drop_connect_rate * number / len(blocks), name=f"block{stage + 1}{chr(97 + index)}")
-    x = _effnet_conv(_round_filters(1280, width), 1, use_bias=False, name="top_conv")(x)
+    x = _conv(_round_filters(1280, width), 1, use_bias=False, name="top_conv")(x)
     x = layers.Activation("swish", name="top_swish")(layers.BatchNormalization(epsilon=1e-3, name="top_bn")(x))
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name="avg_pool")(x), name="efficientnet_b0")
 
@@ -88,7 +92,7 @@ def vggish(frames=256, bands=96, width=1.0, first_pool=(4, 4), embedding_dim=128
     pools = [first_pool, 2, 2, 2]
     for stage, (filters, convs) in enumerate([(64, 1), (128, 1), (256, 2), (512, 2)]):
         for index in range(convs):
-            x = _effnet_conv(
+            x = _conv(
                 _channels(filters, width), 3, padding="same", activation="relu",
                 name=f"conv{stage + 1}_{index + 1}",
             )(x)
@@ -104,10 +108,10 @@ def _bottleneck(x, filters, stride, name):
     """ResNet v1 bottleneck block: 1x1 -> 3x3 -> 1x1 (x4), projection shortcut on change."""
     shortcut = x
     if stride != 1 or x.shape[-1] != 4 * filters:
-        shortcut = _effnet_conv(4 * filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = _conv(4 * filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
         shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     for index, (kernel, channels) in enumerate([(1, filters), (3, filters), (1, 4 * filters)]):
-        x = _effnet_conv(
+        x = _conv(
             channels, kernel, strides=stride if index == 0 else 1, padding="same", use_bias=False,
             name=f"{name}_conv{index + 1}",
         )(x)
@@ -120,7 +124,7 @@ def _bottleneck(x, filters, stride, name):
 def resnet50(frames=256, bands=96, width=1.0, blocks=(3, 4, 6, 3)):
     """ResNet50 (playlist paper): 4096-d embedding, global max and mean pooling concatenated."""
     inputs, x = _patch_input(frames, bands)
-    x = _effnet_conv(_channels(64, width), 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = _conv(_channels(64, width), 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), blocks)):
@@ -137,7 +141,7 @@ def era_cnn(frames=256, bands=96, filters=(32, 64, 128, 256), embedding_dim=64):
     """The music-era paper's Audio-CNN: 3x3 conv, BN, ELU, average pooling, linear embedding."""
     inputs, x = _patch_input(frames, bands)
     for index, count in enumerate(filters):
-        x = _effnet_conv(count, 3, padding="same", use_bias=False, name=f"conv{index + 1}")(x)
+        x = _conv(count, 3, padding="same", use_bias=False, name=f"conv{index + 1}")(x)
         x = layers.ELU(name=f"elu{index + 1}")(layers.BatchNormalization(name=f"bn{index + 1}")(x))
         x = layers.AveragePooling2D(2, name=f"pool{index + 1}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
