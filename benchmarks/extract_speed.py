@@ -6,9 +6,11 @@ Run from anywhere (``../shared/data`` must sit beside the repository)::
     python benchmarks/extract_speed.py --seconds 60 --repeats 1  # quick check
 
 The real clips of ``../shared/data/clips`` are decoded at 16 kHz, concatenated (looped when too
-short), cut to ``--seconds`` and written as ``--files`` temporary wav files. Two models embed them:
-a random-init EfficientNet-B0 (``discogs_artist_embeddings-effnet``, exported on the fly) and the
-reference MusiCNN graph ``genre_dortmund_musicnn_msd.pb``, each along three paths:
+short), cut to ``--seconds`` and written as ``--files`` temporary wav files. Three models embed them:
+a random-init EfficientNet-B0 (``discogs_artist_embeddings-effnet``, exported on the fly), the
+reference MusiCNN graph ``genre_dortmund_musicnn_msd.pb`` and the MSD_musicnn checkpoint of the
+``musicnn`` wheel as musiczoo imports it (``msd-musicnn``; left out, with a note, when the wheel is
+absent), each along three paths:
 
   (a) essentia    MonoLoader(sampleRate=16000, resampleQuality=4) + the model's official Essentia
                   wrapper call (TensorflowPredictEffnetDiscogs / TensorflowPredictMusiCNN), the
@@ -111,8 +113,8 @@ def measure(runs, files, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] + " Times, on the same real audio, a random-init "
-        "EfficientNet-B0 and the reference MusiCNN along (a) MonoLoader + Essentia's wrapper, "
-        "(b) extract(backend='essentia') and (c) extract(backend='tensorflow'), end to end with "
+        "EfficientNet-B0, the reference MusiCNN and the imported msd-musicnn along (a) MonoLoader + "
+        "Essentia's wrapper, (b) extract(backend='essentia') and (c) extract(backend='tensorflow'), end to end with "
         "decoding, after one warm-up run per path; prints a table and the speed targets.",
         epilog="Targets: (b) within 10% of (a); (c) no slower than (a). Always exits 0.")
     parser.add_argument("--seconds", type=float, default=300.0, help="total audio in seconds (default 300)")
@@ -124,6 +126,7 @@ def main(argv=None):
         parser.error("--seconds must be positive, --repeats and --files at least 1")
 
     from musiczoo.zoo.export import export_random_init  # imports TensorFlow, after musiczoo
+    from musiczoo.zoo.pretrained import import_model
 
     results = {}  # (model, path) -> (best s, median s, patches, failed files) or an error message
     with tempfile.TemporaryDirectory(prefix="extract_speed_") as tmp:
@@ -135,6 +138,11 @@ def main(argv=None):
              "TensorflowPredictEffnetDiscogs", "PartitionedCall:1"),
             ("MusiCNN", MUSICNN_GRAPH, None, "TensorflowPredictMusiCNN", "model/dense/BiasAdd"),
         ]
+        try:
+            models.append(("msd-musicnn", import_model("msd-musicnn", tmp, register=False), None,
+                           "TensorflowPredictMusiCNN", "model/dense/BiasAdd"))
+        except FileNotFoundError as error:  # the musicnn wheel is not installed
+            print(f"msd-musicnn left out: {error}", file=sys.stderr)
         for label, graph, metadata, wrapper, output in models:
             print(f"timing {label} ...", file=sys.stderr, flush=True)
             runs = paths(graph, metadata, wrapper, output, tmp / "out" / label)

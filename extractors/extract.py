@@ -35,7 +35,8 @@ def _relative_names(files):
     return [f.resolve().relative_to(root).with_name(f.name + ".npy") for f in files]
 
 
-def _embed_file(path, graph, predict):
+def embed_file(path, graph, predict):
+    """``(duration_s, predict(audio))`` of one file; AudioError when it is unusable or shorter than a patch."""
     audio = load_audio(path, SAMPLE_RATE)
     duration = audio.size / SAMPLE_RATE
     if graph.patches_for(audio.size) == 0:
@@ -61,7 +62,7 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
         row = {"path": str(path.resolve()), "status": "ok", "duration_s": None, "patches": 0, "dim": None,
                "embeddings": None, "error": None}
         try:
-            row["duration_s"], embeddings = _embed_file(path, graph, predict)
+            row["duration_s"], embeddings = embed_file(path, graph, predict)
             atomic_save_npy(out_dir / name, embeddings)
             row.update(patches=embeddings.shape[0], dim=embeddings.shape[1], embeddings=str(name))
         except (AudioError, RuntimeError, ValueError) as error:

@@ -7,17 +7,39 @@ import sys
 COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli")
 
 
+def _report(table, done):
+    """Print how many files of a per-file table were ``done`` and each failure (stderr); 1 if any failed."""
+    failed = table[table.status != "ok"]
+    print(f"{len(table) - len(failed)} of {len(table)} files {done}")
+    for row in failed.itertuples():
+        print(f"  failed: {row.path}: {row.error}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
 def _extract(args):
     from musiczoo.extractors.extract import extract
 
     summary = extract(args.model, args.inputs, args.output, output=args.output_node, batch_size=args.batch_size,
                       backend=args.backend, metadata=args.metadata)
-    failed = summary[summary.status != "ok"]
-    print(f"{len(summary) - len(failed)} of {len(summary)} files embedded into {args.output}/ "
-          f"(summary: {args.output}/summary.csv)")
-    for row in failed.itertuples():
-        print(f"  failed: {row.path}: {row.error}", file=sys.stderr)
-    return 1 if len(failed) else 0
+    return _report(summary, f"embedded into {args.output}/ (summary: {args.output}/summary.csv)")
+
+
+def _tag(args):
+    from musiczoo.extractors.tag import DEFAULT_MODEL, format_tags, tag
+
+    model = args.model or DEFAULT_MODEL
+    tags = tag(args.inputs, model, top=args.top, batch_size=args.batch_size, csv=args.output)
+    if (tags.status == "ok").any():
+        print(format_tags(tags))
+    return _report(tags, f"tagged with {model} (table: {args.output})")
+
+
+def _import(args):
+    from musiczoo.zoo.pretrained import import_musicnn
+
+    for path in import_musicnn(args.checkpoints, args.output):
+        print(f"imported {path} and {path.with_suffix('.json')}")
+    return 0
 
 
 def _export(args):
@@ -37,11 +59,12 @@ def _models_list(args):
     from musiczoo.zoo import registry
 
     exported = registry.exports()
-    for name, entry in registry.models().items():
+    for name, entry in registry.entries().items():
         spec = entry["musiczoo"]
-        flag = "exported" if name in exported else ""
-        print(f"{name:42s} {spec['backbone']['name']:16s} {spec['objective']:10s} "
-              f"{entry['inference']['algorithm']:32s} {flag}")
+        pretrained = registry.is_pretrained(entry)
+        flags = " ".join(["pretrained"] * pretrained + ["exported"] * (name in exported))
+        architecture = spec["architecture"] if pretrained else spec["backbone"]["name"]
+        print(f"{name:42s} {architecture:16s} {spec['objective']:10s} {entry['inference']['algorithm']:32s} {flags}")
     return 0
 
 
@@ -63,6 +86,8 @@ def _demo(args):
 
 
 def parser():
+    from musiczoo.zoo import registry
+
     main = argparse.ArgumentParser(
         prog="musiczoo",
         description="Train, export and serve music-audio embedding models for Essentia.",
@@ -74,7 +99,8 @@ def parser():
         description="Embed audio files (any format Essentia reads) with a model: one .npy (patches x dim) "
                     "per file plus OUT/summary.csv. Bad files are reported and skipped; the exit status "
                     "is 1 when any file failed.")
-    extract.add_argument("model", help="registry name of an exported model, or a .pb with its .json beside it")
+    extract.add_argument("model", help="registry name of an exported or pretrained model (imported on first use), "
+                                        "or a .pb with its .json beside it")
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
     extract.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
     extract.add_argument("--output-node", help="graph node to read (default: the embeddings output of the metadata)")
@@ -93,6 +119,33 @@ def parser():
     export.add_argument("-o", "--output", metavar="OUT", help="output folder (default: RUN_DIR/export or ./exports)")
     export.add_argument("--seed", type=int, default=0, help="weight seed for --random-init")
     export.set_defaults(run=_export)
+
+    tag = commands.add_parser(
+        "tag", help="the top tags of audio files, from a pretrained tagger",
+        description="Tag audio files with a tagger (default mtt-musicnn, imported from the musicnn wheel on first "
+                    "use): the top tags of each file, its predictions averaged over patches, printed and written "
+                    "to a CSV. Bad files are reported and skipped; the exit status is 1 when any file failed.")
+    tag.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files or folders (searched recursively)")
+    tag.add_argument("--model", help="a tagger: registry name, or a .pb with its .json (classes) beside it "
+                                      "(default: mtt-musicnn)")
+    tag.add_argument("--top", type=int, default=5, help="tags per file (default 5)")
+    tag.add_argument("-o", "--output", default="tags.csv", metavar="CSV", help="the CSV to write (default tags.csv)")
+    tag.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
+    tag.set_defaults(run=_tag)
+
+    importer = commands.add_parser("import", help="import published pretrained models as zoo models")
+    sources = importer.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    checkpoints = ", ".join(entry["musiczoo"]["checkpoint"] for entry in registry.pretrained().values())
+    musicnn = sources.add_parser(
+        "musicnn", help="the MusiCNN/VGG taggers of the musicnn wheel",
+        description="Freeze the TensorFlow 1 checkpoints of the musicnn wheel (install it with "
+                    "`pip install --no-deps musicnn`) for Essentia: NAME.pb and NAME.json (50 tags, licence, "
+                    "citation), registered so that `musiczoo extract NAME` and `musiczoo tag` find them. "
+                    "`musiczoo extract` imports them on first use anyway.")
+    musicnn.add_argument("checkpoints", nargs="*", default="all", metavar="CHECKPOINT",
+                         help=f"{checkpoints} or all (default)")
+    musicnn.add_argument("-o", "--output", metavar="DIR", help="output folder (default: MUSICZOO_HOME/pretrained)")
+    musicnn.set_defaults(run=_import)
 
     models = commands.add_parser("models", help="list or show registry models")
     models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")

@@ -64,7 +64,7 @@ def test_backbones_take_raw_log_mels(name):
 def test_models_cli(capsys):
     assert main(["models", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert len(listing) == len(registry.models()) and "efficientnet_b0" in listing[0]
+    assert len(listing) == len(registry.entries()) and "efficientnet_b0" in listing[0]
     assert main(["models", "show", "playlist_w2v_embeddings-resnet50"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["musiczoo"]["backbone"]["name"] == "resnet50" and shown["exported"] is None

@@ -22,7 +22,7 @@ RUN_FILE = "run.json"
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def _strip_default_attributes(graph_def):
+def strip_default_attributes(graph_def):
     """Drop attributes at their default value: TF 2.5 (in Essentia) rejects ones it lacks."""
     for node in graph_def.node:
         op_def = op_def_registry.get(node.op)
@@ -79,7 +79,7 @@ def freeze(model, family, activation="linear"):
     else:
         _add_output(graph_def, family.predictions_node(activation), [predictions])
         _add_output(graph_def, family.embeddings.split(":")[0], [embeddings])
-    _strip_default_attributes(graph_def)
+    strip_default_attributes(graph_def)
     return graph_def
 
 
@@ -105,6 +105,11 @@ def export_model(model, entry, out_dir, updates=None, register=True):
     predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
     for output in meta["schema"]["outputs"]:
         output["shape"] = [1, embeddings if output["output_purpose"] == "embeddings" else predictions]
+    return write_export(name, graph_def, meta, out_dir, register)
+
+
+def write_export(name, graph_def, meta, out_dir, register=True):
+    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir`` (atomically); return the ``.pb`` path."""
     out_dir = Path(out_dir)
     graph_path = out_dir / f"{name}.pb"
     atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=2, ensure_ascii=False).encode())

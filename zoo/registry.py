@@ -1,8 +1,10 @@
 """The model registry: ``models.json`` defines every zoo model, in Essentia's metadata schema.
 
-Each entry is the Essentia metadata of the model plus a ``musiczoo`` block (family, backbone,
-head, objective). Exported graphs are recorded in a user registry (``$MUSICZOO_HOME``, default
-``~/.musiczoo``) so that ``musiczoo extract NAME`` finds them.
+Each entry is the Essentia metadata of the model plus a ``musiczoo`` block: family, backbone,
+head and objective for a model the zoo trains, or ``"kind": "pretrained"`` and the checkpoint to
+import for a published model (see :mod:`musiczoo.zoo.pretrained`). Exported graphs are recorded
+in a user registry (``$MUSICZOO_HOME``, default ``~/.musiczoo``) so that ``musiczoo extract NAME``
+finds them.
 """
 import difflib
 import functools
@@ -18,6 +20,7 @@ METADATA_FIELDS = (
     "name", "type", "link", "version", "description", "author", "email", "release_date", "framework",
     "framework_version", "classes", "model_types", "dataset", "schema", "citation", "inference",
 )
+PRETRAINED_KEYS = ("architecture", "package", "checkpoint", "labels", "license")
 
 
 def registry_path():
@@ -29,18 +32,32 @@ def registry_path():
 
 
 @functools.cache
+def entries():
+    """Every registry entry, by name: the models the zoo trains, then the pretrained ones."""
+    return {entry["name"]: entry for entry in json.loads(registry_path().read_text())}
+
+
+def is_pretrained(entry):
+    """Whether an entry is a published model imported from a checkpoint (nothing to train or build)."""
+    return entry["musiczoo"].get("kind") == "pretrained"
+
+
 def models():
-    """All registry entries, by name."""
-    entries = json.loads(registry_path().read_text())
-    return {entry["name"]: entry for entry in entries}
+    """The entries the zoo trains (backbone, head, objective), by name."""
+    return {name: entry for name, entry in entries().items() if not is_pretrained(entry)}
+
+
+def pretrained():
+    """The pretrained entries, by name."""
+    return {name: entry for name, entry in entries().items() if is_pretrained(entry)}
 
 
 def get(name):
     """The registry entry ``name``; a KeyError suggests close names."""
     try:
-        return models()[name]
+        return entries()[name]
     except KeyError:
-        close = difflib.get_close_matches(name, models(), n=3)
+        close = difflib.get_close_matches(name, entries(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see `musiczoo models list`"
         raise KeyError(f"no model named {name!r} in the registry{hint}") from None
 
@@ -62,6 +79,11 @@ def validate(entry):
     if [i["name"] for i in schema.get("inputs", [])] != [family.input]:
         problems.append(f"schema input must be {family.input}")
     purposes = {o.get("output_purpose"): o["name"] for o in schema.get("outputs", [])}
+    if is_pretrained(entry):  # a published graph keeps its own output names
+        problems += [f"pretrained entries need musiczoo.{key}" for key in PRETRAINED_KEYS if key not in spec]
+        problems += [f"an output must have output_purpose {purpose}" for purpose in ("predictions", "embeddings")
+                     if purpose not in purposes]
+        return problems
     if purposes.get("embeddings") != family.embeddings:
         problems.append(f"embeddings output must be {family.embeddings}")
     if spec.get("backbone", {}).get("frames") != inference.get("patch_size"):
@@ -85,6 +107,9 @@ def build(entry, head=None, **backbone_overrides):
     from musiczoo.zoo.heads import build_model
 
     entry = get(entry) if isinstance(entry, str) else entry
+    if is_pretrained(entry):
+        raise ValueError(f"{entry['name']} is a pretrained model: nothing to build or train; "
+                         "`musiczoo import` writes its graph")
     spec = entry["musiczoo"]
     args = {k: v for k, v in spec["backbone"].items() if k != "name"} | backbone_overrides
     backbone = BACKBONES[spec["backbone"]["name"]](**args)
@@ -113,7 +138,10 @@ def register_export(name, graph_path):
 
 
 def resolve_graph(model):
-    """The ``.pb`` for a model given as a path or as a registered (exported) name."""
+    """The ``.pb`` for a model given as a path or as a registered (exported) name.
+
+    A pretrained model not imported yet is imported into :func:`home` on first use.
+    """
     path = Path(model)
     if path.suffix == ".pb":
         if not path.exists():
@@ -122,7 +150,10 @@ def resolve_graph(model):
     known = exports()
     if model in known and Path(known[model]).exists():
         return Path(known[model])
-    get(model)  # an unknown name raises with suggestions
+    if is_pretrained(get(model)):  # an unknown name raises with suggestions
+        from musiczoo.zoo.pretrained import import_model  # imports TensorFlow
+
+        return import_model(model)
     raise FileNotFoundError(
         f"{model} is defined but not exported on this machine: train it and `musiczoo export RUN_DIR`, "
         f"or `musiczoo export --random-init {model}`"
