@@ -7,7 +7,7 @@ log-mel. Scored by cosine, as the playlist paper does: leave-one-out nearest-nei
 and triplet accuracy / mean margin (anchor and positive share the artist or album, the negative
 does not), as the mean and 95% interval over the given graphs (model seeds) and triplet seeds.
 
-    python benchmarks/held_out_artist.py random-init=a.pb random-init=b.pb demo=demo/models/X.pb
+    python benchmarks/held_out_artist.py msd-musicnn random-init=a.pb random-init=b.pb demo=demo/models/X.pb
 
 Repeating a NAME pools its graphs as seeds of one model. Opus files are left out (Essentia's
 decoder in this build crashes the process on them) and listed.
@@ -23,7 +23,8 @@ from scipy import stats
 
 from musiczoo.downstream.metrics import label_triplets, nearest_neighbour_accuracy, triplet_similarity
 from musiczoo.extractors.audio import SAMPLE_RATE, load_audio
-from musiczoo.extractors.graph import Graph, graph_function
+from musiczoo.extractors.extract import load_graph
+from musiczoo.extractors.graph import graph_function
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
 
 GAMEMUSIC = common.DATA / "gamemusic"
@@ -49,9 +50,9 @@ def mel_stats(mels):
     return np.stack([np.concatenate([mel.mean(axis=0), mel.std(axis=0)]) for mel in mels])
 
 
-def graph_embeddings(path, mels, batch_size=64):
-    """Mean over patches of the graph's embeddings output, per track."""
-    graph = Graph(path)
+def graph_embeddings(model, mels, batch_size=64):
+    """Mean over patches of the embeddings output of ``model`` (a ``.pb`` or a registry name), per track."""
+    graph = load_graph(model)
     run = graph_function(graph)
     tracks = []
     for mel in mels:
@@ -82,7 +83,8 @@ def score(embeddings, labels, seeds, triplets):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", metavar="NAME=GRAPH.pb", help="exported graphs (.json beside them)")
+    parser.add_argument("models", nargs="*", metavar="[NAME=]MODEL",
+                        help="exported graphs (.pb, .json beside them) or registry names (msd-musicnn...)")
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per track, from its middle (default 60)")
     parser.add_argument("--seeds", type=int, default=5, help="triplet seeds (default 5)")
     parser.add_argument("--triplets", type=int, default=1000, help="triplets per seed (default 1000)")
