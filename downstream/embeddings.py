@@ -11,10 +11,10 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from musiczoo.downstream.stack import concatenate
 from musiczoo.extractors.extract import SUMMARY_COLUMNS, SUMMARY_FILE
+from musiczoo.progress import progress_bar
 
 MATCHES = ("auto", "stem", "path")
 PATH_DEPTH = 3  # path components compared at most: absolute and relative paths of a file still match
@@ -79,7 +79,7 @@ def match_embeddings(truth, summary, by="auto"):
 def load_embeddings(paths, progress=True, desc="load"):
     """The ``(patches, dim)`` arrays of ``.npy`` files; every file must have the same dim."""
     arrays = []
-    for path in tqdm(list(paths), desc=desc, unit="file", disable=not progress, leave=False):
+    for path in progress_bar(list(paths), desc=desc, unit="file", disable=not progress, leave=False):
         array = np.load(path)
         if array.ndim != 2 or len(array) == 0:
             raise ValueError(f"{path}: expected embeddings (patches, dim), got shape {array.shape}")

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from tqdm.auto import tqdm
+
+from musiczoo.progress import progress_bar
 
 ALIGNMENTS = ("auto", "patches", "mean")
 
@@ -75,7 +76,7 @@ def evaluate_stacks(train, y_train, test, y_test, estimator, k=2, validation=Non
     splits = [train, test, *([validation[0]] if validation is not None else [])]
     align = common_alignment([list(split.values()) for split in splits], align)  # every stack alike
     rows = []
-    for combo in tqdm(combinations(list(train), k), desc="stacks", unit="stack", disable=not progress):
+    for combo in progress_bar(combinations(list(train), k), desc="stacks", unit="stack", disable=not progress):
         fit_validation = None
         if validation is not None:
             sets, y_val = validation

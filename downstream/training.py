@@ -9,10 +9,10 @@ import warnings
 import keras
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from musiczoo.downstream.metrics import macro_scores
 from musiczoo.downstream.network import activate, predict_logits
+from musiczoo.progress import progress_bar
 
 EPSILON = 1e-7
 
@@ -56,7 +56,7 @@ class EpochLog(keras.callbacks.Callback):
     def __init__(self, epochs, progress=True, desc="fit"):
         super().__init__()
         self.records = []
-        self.bar = tqdm(total=epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
+        self.bar = progress_bar(total=epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
 
     def on_epoch_end(self, epoch, logs=None):
         record = {"epoch": epoch + 1, **(logs or {})}

@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, find_audio, load_audio
 from musiczoo.extractors.graph import Graph, predictor
 from musiczoo.fileio import atomic_save_npy, atomic_write
+from musiczoo.progress import progress_bar
 from musiczoo.zoo.registry import resolve_graph
 
 SUMMARY_FILE = "summary.csv"
@@ -57,7 +57,7 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
     out_dir = Path(out_dir)
     predict = predictor(graph, output, batch_size, backend)
     rows = []
-    for path, name in tqdm(list(zip(files, _relative_names(files))), desc=f"extract {graph.name}",
+    for path, name in progress_bar(list(zip(files, _relative_names(files))), desc=f"extract {graph.name}",
                            unit="file", disable=not progress):
         row = {"path": str(path.resolve()), "status": "ok", "duration_s": None, "patches": 0, "dim": None,
                "embeddings": None, "error": None}

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from musiczoo.extractors.audio import AudioError, find_audio
 from musiczoo.extractors.extract import embed_file, load_graph
 from musiczoo.extractors.graph import predictor
 from musiczoo.fileio import atomic_write
+from musiczoo.progress import progress_bar
 
 DEFAULT_MODEL = "mtt-musicnn"
 
@@ -27,7 +27,7 @@ def tag(inputs, model=DEFAULT_MODEL, top=5, batch_size=64, csv=None, progress=Tr
     predict = predictor(graph, "predictions", batch_size)
     ranks = range(1, min(top, len(classes)) + 1)
     rows = []
-    for path in tqdm(find_audio(inputs), desc=f"tag {graph.name}", unit="file", disable=not progress):
+    for path in progress_bar(find_audio(inputs), desc=f"tag {graph.name}", unit="file", disable=not progress):
         row = {"path": str(path.resolve()), "status": "ok", "duration_s": None, "patches": 0, "error": None}
         try:
             row["duration_s"], activations = embed_file(path, graph, predict)

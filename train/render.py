@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pretty_midi
-from tqdm.auto import tqdm
 
 try:
     import tinysoundfont
@@ -27,6 +26,7 @@ except ImportError as error:  # pragma: no cover - depends on the set-up
                       "pip install --no-deps tinysoundfont") from error
 
 from musiczoo.fileio import atomic_write
+from musiczoo.progress import progress_bar
 from musiczoo.train.isolation import run_isolated
 
 SAMPLE_RATE = 16000
@@ -179,7 +179,7 @@ def render_all(function, jobs, audio_dir, workers=1, timeout=60.0, description="
         else:
             todo.append((track_id, (*arguments, str(paths[track_id]))))
     outcomes = run_isolated(function, todo, workers=workers, timeout=timeout)
-    for track_id, ok, value in tqdm(outcomes, total=len(todo), desc=description, unit="track", disable=not todo):
+    for track_id, ok, value in progress_bar(outcomes, total=len(todo), desc=description, unit="track", disable=not todo):
         if ok:
             record = {"arguments": arguments_of[track_id], "result": value}
             atomic_write(paths[track_id].with_suffix(".json"), json.dumps(record).encode())

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, load_audio
 from musiczoo.extractors.mel import MUSICNN, melspectrogram
 from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write
+from musiczoo.progress import progress_bar
 
 STORE_FILE = "store.json"
 SHARDS = "shards"
@@ -85,7 +85,7 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
         imap = map
         if workers > 1:  # spawn: never fork a process that may hold TensorFlow
             imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
-        bar = stack.enter_context(tqdm(total=len(items), desc="mel features", unit="track", disable=not progress))
+        bar = stack.enter_context(progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress))
         buffer = []
         for result in imap(_track_mel, items):
             buffer.append(result)

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from tqdm.auto import tqdm
 
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import keras
 import tensorflow as tf
 
 from musiczoo.fileio import atomic_save_png, atomic_write
+from musiczoo.progress import progress_bar
 from musiczoo.train.catalogue import read_catalogue
 from musiczoo.train.pipeline import TaskData, split_tracks, tag_vocabulary
 from musiczoo.train.store import FeatureStore
@@ -239,7 +239,7 @@ class Trainer:
             epoch, started = self.state["epoch"], time.time()
             steps = self._steps(epoch)
             totals = np.zeros(2)
-            bar = tqdm(total=steps, initial=self.state["step"], desc=f"epoch {epoch + 1}/{self.config['epochs']}",
+            bar = progress_bar(total=steps, initial=self.state["step"], desc=f"epoch {epoch + 1}/{self.config['epochs']}",
                        unit="step", disable=not progress)
             totals += self.state.pop("partial", [0.0, 0.0])
             for batches in self._dataset(self.train_data, epoch, self.state["step"], steps):
