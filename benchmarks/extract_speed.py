@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from musiczoo.runtime import essentia_standard  # before TensorFlow (see musiczoo.runtime)
+from musiczoo.extractors.audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 DATA = Path(__file__).resolve().parents[2] / "shared/data"
 CLIPS = DATA / "clips"
 EFFNET = "discogs_artist_embeddings-effnet"

@@ -16,12 +16,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
 from musiczoo.downstream import metrics, network
+from musiczoo.downstream.labels import LABELS  # the task name of a single-task classifier
 from musiczoo.downstream.patches import Patches
 from musiczoo.downstream.targets import TargetEncoder
 from musiczoo.downstream.training import TrackValidation, fit_network
 from musiczoo.fileio import atomic_write
 
-LABELS = "labels"  # the task name of a single-task classifier
 STATE_FILE = "estimator.json"
 NETWORK_FILE = "network.keras"
 _CLASSES = {}

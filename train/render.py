@@ -25,17 +25,16 @@ except ImportError as error:  # pragma: no cover - depends on the set-up
                       "playback only, which needs PortAudio headers to build): "
                       "pip install --no-deps tinysoundfont") from error
 
+from musiczoo.extractors.audio import SAMPLE_RATE, SILENCE
 from musiczoo.fileio import atomic_write
 from musiczoo.progress import progress_bar
 from musiczoo.train.isolation import run_isolated
 
-SAMPLE_RATE = 16000
 SOUNDFONT = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 SUSTAIN, PEDAL_DOWN = 64, 64  # controller number, and the value from which the pedal is down
 DRUM_CHANNEL = 9
 TAIL = 1.0  # seconds kept after the last note when the piece ends inside the excerpt
 HEADROOM = 0.99  # an excerpt peaking higher is scaled down to this peak
-SILENCE = 1e-4
 
 
 class RenderError(ValueError):
