@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musiczoo.train.build_jamendo import HEADER as JAMENDO_HEADER, TAG_SEPARATOR, read_jamendo_tsv
+
+
 LABELS = "labels"
-JAMENDO_COLUMNS = ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION"]
-JAMENDO_SEPARATOR = "---"
 ID_HEADERS = {"id", "track_id", "track"}
 
 
@@ -66,16 +67,11 @@ def read_jamendo(path, category=None, strip_category=False):
     prefix from the class names.
     """
     path = Path(path)
-    with path.open(newline="") as file:
-        rows = list(csv.reader(file, delimiter="\t"))
-    if not rows or rows[0][:5] != JAMENDO_COLUMNS:
-        raise ValueError(f"{path} is not an MTG-Jamendo split TSV: its header should start with "
-                         f"{' '.join(JAMENDO_COLUMNS)}")
-    rows = [row for row in rows[1:] if row]
-    prefix = f"{category}{JAMENDO_SEPARATOR}" if category else ""
-    tags = [[t for t in row[5:] if t.startswith(prefix)] for row in rows]
+    rows = list(read_jamendo_tsv(path))
+    prefix = f"{category}{TAG_SEPARATOR}" if category else ""
+    tags = [[t for t in row[5] if t.startswith(prefix)] for row in rows]
     if strip_category:
-        tags = [[t.split(JAMENDO_SEPARATOR, 1)[-1] for t in track] for track in tags]
+        tags = [[t.split(TAG_SEPARATOR, 1)[-1] for t in track] for track in tags]
     ids = [row[0] for row in rows]
     labels = pd.DataFrame({LABELS: tags}, index=ids)
     return _finish(labels, path.name, pd.Series([row[3] for row in rows], index=labels.index.astype(str)))
@@ -140,7 +136,7 @@ def read_ground_truth(path, columns=None, id_column="track_id", category=None, s
         raise ValueError(f"{path.name}: columns apply to a Parquet catalogue only")
     with path.open() as file:
         header = file.readline()
-    if header.startswith("\t".join(JAMENDO_COLUMNS)):
+    if header.startswith("\t".join(JAMENDO_HEADER)):
         return read_jamendo(path, category, strip_category)
     if category:
         raise ValueError(f"{path.name}: category applies to MTG-Jamendo TSVs only")

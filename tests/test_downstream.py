@@ -255,7 +255,7 @@ def test_jamendo_split_reader_on_real_files():
     assert all("---" not in tag for tags in moods.labels.labels for tag in tags)
     genre = read_jamendo(folder / "autotagging_genre-test.tsv")
     assert genre.labels.loc["track_0000214", "labels"] == ["genre---punkrock"]
-    with pytest.raises(ValueError, match="not an MTG-Jamendo split TSV"):
+    with pytest.raises(ValueError, match="not an MTG-Jamendo TSV"):
         read_jamendo(folder.parent / "LICENSE")
 
 

@@ -14,16 +14,19 @@ from pathlib import Path
 from musiczoo.train.catalogue import write_build
 
 HEADER = ("TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION")
+TAG_SEPARATOR = "---"  # category---value
 
 
 def read_jamendo_tsv(path):
-    """Rows of one MTG-Jamendo TSV as ``(track, artist, album, path, duration, tags)``."""
+    """Rows of one MTG-Jamendo TSV as ``(track, artist, album, path, duration, tags)`` (the one reader
+    of the format: the catalogue builder and the downstream ground truth both use it)."""
     with open(path, newline="", encoding="utf-8") as file:
         lines = csv.reader(file, delimiter="\t")
         header = next(lines, ())
         if tuple(header[:5]) != HEADER:
-            raise ValueError(f"{path}: not an MTG-Jamendo TSV (header {header[:5]}, expected {list(HEADER)})")
-        for fields in lines:
+            raise ValueError(f"{path} is not an MTG-Jamendo TSV: its header should start with {' '.join(HEADER)} "
+                             f"(found {' '.join(header[:5])})")
+        for fields in filter(None, lines):
             yield fields[0], fields[1], fields[2], fields[3], float(fields[4]), fields[5:]
 
 
