@@ -17,7 +17,7 @@ _EXPORTS = {
     "evaluate": "metrics", "acc_x": "metrics", "triplet_similarity": "metrics",
     "label_triplets": "metrics", "nearest_neighbour_accuracy": "metrics",
     "write_evaluation": "report",
-    "read_ground_truth": "labels", "read_jamendo": "labels", "read_label_table": "labels", "read_catalogue": "labels",
+    "read_ground_truth": "labels", "read_jamendo": "labels", "read_label_table": "labels", "read_catalogue_labels": "labels",
     "read_summary": "embeddings", "load_labelled": "embeddings",
 }
 __all__ = sorted(_EXPORTS)

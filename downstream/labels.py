@@ -99,7 +99,7 @@ def read_label_table(path):
     return _finish(pd.DataFrame({LABELS: column}, index=list(labels)), path.name)
 
 
-def read_catalogue(path, columns, id_column="track_id"):
+def read_catalogue_labels(path, columns, id_column="track_id"):
     """Columns of a Parquet catalogue as tasks: list-valued (``tags``, ``artists``) or scalar (``year``).
 
     The catalogue's ``path`` column (audio files), if any, lets ids match embedded files by path.
@@ -131,7 +131,7 @@ def read_ground_truth(path, columns=None, id_column="track_id", category=None, s
     if not path.is_file():
         raise FileNotFoundError(f"ground truth not found: {path}")
     if path.suffix == ".parquet":
-        return read_catalogue(path, columns, id_column)
+        return read_catalogue_labels(path, columns, id_column)
     if columns:
         raise ValueError(f"{path.name}: columns apply to a Parquet catalogue only")
     with path.open() as file:
