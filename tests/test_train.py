@@ -54,14 +54,14 @@ def tiny_data(tmp_path_factory):
     return folder
 
 
-def tiny_overrides(config_path, data):
+def tiny_overrides(config_path):
     import yaml
 
     from musiczoo.zoo import registry
 
     model = yaml.safe_load(config_path.read_text())["model"]
     backbone = registry.get(model)["musiczoo"]["backbone"]["name"]
-    return [f"catalogue={data / 'catalogue.parquet'}", f"store={data / 'features'}", "batch_size=4", "epochs=2",
+    return ["batch_size=4", "epochs=2",
             "steps_per_epoch=2", "validation_steps=1", "validation_fraction=0.3",
             f"backbone={json.dumps(TINY[backbone])}", "schedule={name: plateau, patience: 1}"]
 
@@ -69,8 +69,9 @@ def tiny_overrides(config_path, data):
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
 def test_shipped_config_trains_and_exports(config, tiny_data, tmp_path):
     run = tmp_path / "run"
-    overrides = [item for o in tiny_overrides(config, tiny_data) for item in ("--set", o)]
-    assert main(["train", str(config), "-o", str(run), *overrides, "--no-progress"]) == 0
+    overrides = [item for o in tiny_overrides(config) for item in ("--set", o)]
+    data = ["--catalogue", str(tiny_data / "catalogue.parquet"), "--store", str(tiny_data / "features")]
+    assert main(["train", str(config), "-o", str(run), *data, *overrides, "--no-progress"]) == 0
     log = pd.read_csv(run / "log.csv")
     assert list(log.epoch) == [1, 2] and log.loss.notna().all() and log.val_loss.notna().all()
     assert (run / "curves.png").stat().st_size > 1000 and any((run / "tensorboard").iterdir())

@@ -1,5 +1,6 @@
 """`musiczoo` commands of `train`: the `data` group (`data build KIND`, `data features`, `data info`) and `train`."""
 import os
+from pathlib import Path
 
 
 def add_commands(commands):
@@ -167,7 +168,9 @@ def _train(args):
     from musiczoo.train.config import parse_overrides
     from musiczoo.train.trainer import train
 
-    log = train(args.config, args.output, resume=args.resume, overrides=parse_overrides(args.set),
+    data = {key: str(Path(value).resolve()) for key, value in (("catalogue", args.catalogue), ("store", args.store))
+            if value}
+    log = train(args.config, args.output, resume=args.resume, overrides=parse_overrides(args.set) | data,
                 progress=not args.no_progress)
     last = log.iloc[-1]
     print(f"trained {int(last.epoch)} epochs into {args.output}: loss {last.loss:.4f}, top-1 {last.top1:.3f}"
@@ -186,6 +189,8 @@ def add_train_command(commands):
     train.add_argument("config", help="YAML config (configs/*.yaml)")
     train.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR's newest checkpoint")
+    train.add_argument("--catalogue", metavar="C", help="catalogue.parquet to train on (instead of the config's)")
+    train.add_argument("--store", metavar="S", help="its feature store (instead of the config's)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config key (YAML value), e.g. --set epochs=5 --set 'backbone={width: 0.5}'")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -235,7 +235,7 @@ _KINDS = {
     "co": partial(GroupPairs, key="playlists"),
     "tco": TopCoOccurrence,
     "artist_co": partial(GroupPairs, key="artists"),
-    "simclr": SelfPairs,
+    "simclr": SelfPairs,  # the track generator: the SimCLR baseline differs by `mixing: true` in its config
     "w2v": Word2VecTargets,
 }
 KINDS = tuple(_KINDS)
