@@ -79,6 +79,24 @@ def _summaries(settings):
     return dict(zip(names, paths))
 
 
+def _extracted_with(summaries):
+    """The graph of one embedding set's ``extract.json`` when its embeddings output made the set, else None."""
+    from musiczoo.extractors.extract import PROVENANCE_FILE
+    from musiczoo.extractors.graph import Graph
+
+    if len(summaries) != 1:
+        return None
+    path = Path(next(iter(summaries.values())))
+    provenance = (path if path.is_dir() else path.parent) / PROVENANCE_FILE
+    if not provenance.is_file():
+        return None
+    made = json.loads(provenance.read_text())
+    try:
+        return made["graph"] if Graph(made["graph"]).output() == made["output"] else None
+    except (FileNotFoundError, ValueError):  # the graph is gone, or it runs no audio
+        return None
+
+
 def _labelled(settings, split, summaries):
     from musiczoo.downstream.embeddings import load_labelled
     from musiczoo.downstream.labels import read_ground_truth
@@ -121,6 +139,7 @@ def _fit(args):
     splits = [s for s in (train, validation, test) if s is not None]
     align = common_alignment([list(s.embeddings.values()) for s in splits], settings["align"])
     X = train.X(align=align)
+    settings["embedding_model"] = settings["embedding_model"] or _extracted_with(summaries)
     if settings["embedding_model"]:  # fail now rather than at export, after training
         embedding_model_metadata(settings["embedding_model"], None if len(summaries) > 1 else X[0].shape[1])
     tasks = list(train.labels.columns)
@@ -286,7 +305,8 @@ def add_commands(commands):
     _add_data_options(fit, ("train", "validation", "test"), several=True)
     _add_classifier_options(fit)
     fit.add_argument("--embedding-model", metavar="MODEL", help="registry name (or .pb) that made the embeddings, "
-                                                                "recorded for export")
+                                                                "recorded for export (default: the graph in the "
+                                                                "embeddings' extract.json)")
     fit.set_defaults(run=_fit)
 
     evaluate = actions.add_parser("evaluate", help="evaluate a fitted classifier or an exported head",

@@ -2,8 +2,8 @@
 
 The graph takes embeddings ``model/Placeholder`` ``(batch, dim)`` and gives ``model/Sigmoid``
 or ``model/Softmax`` (the activations) and ``model/dense/BiasAdd`` (the hidden layer before
-its ReLU, as in Essentia's official heads). The JSON names the embedding model, so that
-``musiczoo predict`` (or an Essentia user) knows what to run first.
+its ReLU, as in Essentia's official heads). The JSON names the embedding model, with the path
+and SHA-256 of its graph, so that ``musiczoo predict`` (or an Essentia user) knows what to run first.
 """
 import datetime
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from musiczoo.extractors.graph import Graph
-from musiczoo.fileio import atomic_write
+from musiczoo.fileio import atomic_write, sha256
 from musiczoo.zoo import registry
 from musiczoo.zoo.export import freeze
 from musiczoo.zoo.families import FAMILIES
@@ -21,23 +21,37 @@ HEAD = FAMILIES["head"]
 TYPES = {"multilabel": "multi-label classifier", "multiclass": "multi-class classifier"}
 
 
-def embedding_model_metadata(model, dim=None):
-    """Essentia metadata of the embedding model: a registry name (exported here or not) or a ``.pb``.
+def embedding_model_graph(model, dim=None):
+    """``(metadata, .pb path)`` of an embedding model: a registry name or a ``.pb`` (an official graph too).
 
-    With ``dim``: a ValueError unless the model's embeddings have that size.
+    The path is None for a registry model not exported on this machine. With ``dim``: a
+    ValueError unless the model's embeddings have that size.
     """
     try:
-        metadata = Graph(registry.resolve_graph(model)).metadata
+        graph = Graph(registry.resolve_graph(model))
+        metadata, path = graph.metadata, graph.path.resolve()
     except FileNotFoundError:
         if str(model).endswith(".pb"):
             raise
-        metadata = registry.get(model)
+        metadata, path = registry.get(model), None
     output = next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == "embeddings"), {})
     expected = (output.get("shape") or [None])[-1]
     if dim is not None and expected and expected != dim:
         raise ValueError(f"the classifier takes {dim}-d embeddings but {metadata['name']} gives {expected}-d: "
                          "are they another model's embeddings (or a stack)?")
-    return metadata
+    return metadata, path
+
+
+def embedding_model_metadata(model, dim=None):
+    """Essentia metadata of the embedding model (see :func:`embedding_model_graph`)."""
+    return embedding_model_graph(model, dim)[0]
+
+
+def embedding_model_record(metadata, graph):
+    """``inference.embedding_model``: Essentia's fields, plus the graph's path and SHA-256 when it is known."""
+    record = {"algorithm": metadata["inference"]["algorithm"], "model_name": metadata["name"],
+              "link": metadata.get("link", "")}
+    return record | ({"graph": str(graph), "sha256": sha256(graph)} if graph else {})
 
 
 def head_metadata(classifier, name, embedding_model, task=None, dataset=None, description=None, version="1"):
@@ -45,7 +59,7 @@ def head_metadata(classifier, name, embedding_model, task=None, dataset=None, de
     model = classifier.head_model(task)
     encoder = classifier.encoders_[classifier.resolve_task(task)]
     dim, hidden = int(model.input.shape[-1]), int(model.outputs[1].shape[-1])
-    embedding = embedding_model_metadata(embedding_model, dim)
+    embedding, graph = embedding_model_graph(embedding_model, dim)
     predictions = HEAD.predictions_node(encoder.activation)
     classes = [str(c) for c in encoder.classes_]
     return {
@@ -77,8 +91,7 @@ def head_metadata(classifier, name, embedding_model, task=None, dataset=None, de
         "inference": {
             "sample_rate": embedding["inference"]["sample_rate"],
             "algorithm": HEAD.algorithm,
-            "embedding_model": {"algorithm": embedding["inference"]["algorithm"], "model_name": embedding["name"],
-                                "link": embedding.get("link", "")},
+            "embedding_model": embedding_model_record(embedding, graph),
         },
     }
 

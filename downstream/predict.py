@@ -14,7 +14,9 @@ import pandas as pd
 from musiczoo.downstream.estimator import LABELS, TrackPredictor
 from musiczoo.downstream.targets import TargetEncoder
 from musiczoo.extractors.extract import extract
+from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
+from musiczoo.zoo import registry
 
 TRACK_ROW = "mean"  # the ``patch`` value of a track's averaged activations
 
@@ -43,7 +45,30 @@ class Head(TrackPredictor):
         multiclass = self.output.endswith("Softmax") or self.metadata.get("type", "").startswith("multi-class")
         task = "multiclass" if multiclass else "multilabel"
         self.encoders_ = {LABELS: TargetEncoder.from_dict({"task": task, "classes": self.metadata["classes"]})}
-        self.embedding_model = inference.get("embedding_model", {}).get("model_name")
+
+    def embedding_graph(self):
+        """The ``.pb`` of the embedding model in the JSON: its recorded path, else its name (an export, a pretrained).
+
+        A missing graph, or one whose SHA-256 is not the recorded one, is a one-line error naming it.
+        """
+        record = self.metadata["inference"].get("embedding_model")
+        if not record:
+            raise ValueError(f"{self.path.name} names no embedding model (inference.embedding_model): "
+                             "give --embedding-model MODEL")
+        name, path, digest = record.get("model_name"), record.get("graph"), record.get("sha256")
+        if path and Path(path).is_file():
+            graph = Path(path)
+        else:
+            try:
+                graph = registry.resolve_graph(name)
+            except (KeyError, FileNotFoundError):
+                missing = f"{path or 'no graph'} not found, no export named {name} here"
+                raise FileNotFoundError(f"{self.path.name}: its embedding model {name} is missing ({missing}); "
+                                        "give --embedding-model MODEL") from None
+        if digest and sha256(graph) != digest:
+            raise ValueError(f"{self.path.name}: its embedding graph {graph} changed since the head was exported "
+                             "(SHA-256 differs); re-export the head or give --embedding-model MODEL")
+        return graph
 
     @functools.cached_property
     def _algorithm(self):
@@ -61,13 +86,11 @@ def predict_files(head, inputs, embedding_model=None, per_patch=False, embedding
     Returns ``(predictions, summary)``: one row per file (``patch`` = ``"mean"``, the track
     average), plus one per patch with ``per_patch``, a column per class; and the extraction
     summary (files that failed have their error there). ``embedding_model``: a registry name
-    or ``.pb`` (default: the head's ``inference.embedding_model.model_name``);
+    or ``.pb`` (default: the head's, see :meth:`Head.embedding_graph`);
     ``embeddings_dir``: keep the embeddings there.
     """
     head = head if isinstance(head, Head) else Head(head)
-    model = embedding_model or head.embedding_model
-    if not model:
-        raise ValueError(f"{head.path.name} names no embedding model (inference.embedding_model); give one")
+    model = embedding_model or head.embedding_graph()
     with tempfile.TemporaryDirectory() as scratch:
         out_dir = Path(embeddings_dir or scratch)
         summary = extract(model, inputs, out_dir, batch_size=batch_size, progress=progress)

@@ -28,6 +28,35 @@ def patch_count(frames, size, hop):
     return (frames - size) // hop + 1 if frames >= size else 0
 
 
+def read_metadata(path):
+    """The Essentia metadata of a ``.pb``: the ``.json`` beside it, else an official model's (by file stem)."""
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if meta_path.is_file():
+        return json.loads(meta_path.read_text())
+    if path.stem in OFFICIAL_METADATA:
+        return OFFICIAL_METADATA[path.stem]
+    raise FileNotFoundError(f"{path.name} needs its Essentia metadata beside it: {meta_path}")
+
+
+def output_node(metadata, node=None):
+    """The node of an output purpose (``embeddings``, the default, or ``predictions``), or a node name as is."""
+    node = node or "embeddings"
+    by_purpose = {o["output_purpose"]: o["name"] for o in metadata["schema"]["outputs"] if o.get("output_purpose")}
+    return by_purpose.get(node, node)
+
+
+def wrapper_arguments(metadata):
+    """What the metadata's wrapper needs beyond ``graphFilename`` and ``output``.
+
+    ``patchSize`` where the graph's input is fixed at another length than the wrapper's default
+    (the zoo's VGGish: 256 frames, a flatten layer); nothing for a graph that takes any length.
+    """
+    algorithm = metadata["inference"]["algorithm"]
+    frames = metadata["schema"]["inputs"][0]["shape"][-2] if algorithm in ALGORITHMS else None
+    return {"patchSize": frames} if frames is not None and frames != ALGORITHMS[algorithm][1] else {}
+
+
 class Graph:
     """A ``.pb`` and the ``.json`` beside it: input, outputs, front-end, patching."""
 
@@ -35,13 +64,7 @@ class Graph:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"graph not found: {self.path}")
-        meta_path = self.path.with_suffix(".json")
-        if metadata is None and meta_path.is_file():
-            metadata = json.loads(meta_path.read_text())
-        metadata = metadata or OFFICIAL_METADATA.get(self.path.stem)
-        if metadata is None:
-            raise FileNotFoundError(f"{self.path.name} needs its Essentia metadata beside it: {meta_path}")
-        self.metadata = metadata
+        self.metadata = metadata = metadata or read_metadata(self.path)
         inference = metadata["inference"]
         self.algorithm = inference["algorithm"]
         if self.algorithm not in ALGORITHMS:
@@ -55,10 +78,7 @@ class Graph:
 
     def output(self, node=None):
         """The node for an output purpose (``embeddings``, ``predictions``) or a node name as is."""
-        outputs = self.metadata["schema"]["outputs"]
-        node = node or "embeddings"
-        by_purpose = {o["output_purpose"]: o["name"] for o in outputs if o.get("output_purpose")}
-        return by_purpose.get(node, node)
+        return output_node(self.metadata, node)
 
     def patches_for(self, n_samples):
         return patch_count(frame_count(self.mel, n_samples), self.patch_size, self.patch_hop_size)
@@ -107,7 +127,9 @@ def tensorflow_predictor(graph, output=None, batch_size=64):
     def predict(audio):
         patches = to_patches(np.asarray(audio, np.float32))
         rows = [run_graph(patches[start:start + batch_size]) for start in range(0, int(patches.shape[0]), batch_size)]
-        return np.concatenate([np.asarray(r).reshape(len(r), -1) for r in rows]) if rows else np.zeros((0, 0), np.float32)
+        if not rows:
+            return np.zeros((0, 0), np.float32)
+        return np.concatenate([np.asarray(r).reshape(len(r), -1) for r in rows])
 
     return predict
 
@@ -116,5 +138,7 @@ def predictor(graph, output=None, batch_size=64, backend="essentia"):
     """``audio -> (patches, dim)`` for ``graph`` on the chosen back-end."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    if batch_size < 1:  # Essentia's batchSize -1 or 0 means "all at once", which crashes EffnetDiscogs
+        raise ValueError(f"the batch size must be 1 or more, not {batch_size}")
     make = essentia_predictor if backend == "essentia" else tensorflow_predictor
     return make(graph, output, batch_size)

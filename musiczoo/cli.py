@@ -3,6 +3,7 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 
 COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli")
 
@@ -68,11 +69,38 @@ def _models_list(args):
     return 0
 
 
+def _embedding_model(graph, metadata):
+    """``(path, metadata)`` of a head's embedding model; None for a model that runs on audio."""
+    from musiczoo.extractors.graph import ALGORITHMS, read_metadata
+
+    if metadata["inference"]["algorithm"] in ALGORITHMS:
+        return None
+    from musiczoo.downstream.predict import Head  # imports Keras: heads only
+
+    path = Head(graph).embedding_graph()
+    return path, read_metadata(path)
+
+
 def _models_show(args):
+    from musiczoo.extractors.graph import read_metadata
+    from musiczoo.extractors.usage import usage
     from musiczoo.zoo import registry
 
-    entry = registry.get(args.name)
-    print(json.dumps(entry | {"exported": registry.exports().get(args.name)}, indent=2, ensure_ascii=False))
+    exported = args.name if args.name.endswith(".pb") else registry.exports().get(args.name)
+    if exported is None:  # defined but not exported here: the call with the file an export writes
+        entry = registry.get(args.name)
+        make = (f"musiczoo import musicnn {entry['musiczoo']['checkpoint']}" if registry.is_pretrained(entry)
+                else f"musiczoo export --random-init {args.name} (or RUN_DIR)")
+        print(json.dumps(entry | {"exported": None}, indent=2, ensure_ascii=False))
+        print(f"\n# not exported here: `{make}` writes {args.name}.pb\n{usage(args.name, f'{args.name}.pb', entry)}")
+        return 0
+    graph = Path(exported)
+    if not graph.is_file():
+        raise FileNotFoundError(f"graph not found: {graph}")
+    metadata = read_metadata(graph)
+    print(json.dumps(registry.entries().get(args.name, metadata) | {"exported": str(graph)}, indent=2,
+                     ensure_ascii=False))
+    print(f"\n{usage(args.name, graph, metadata, _embedding_model(graph, metadata))}")
     return 0
 
 
@@ -150,8 +178,12 @@ def parser():
     models = commands.add_parser("models", help="list or show registry models")
     models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     models_commands.add_parser("list", help="one line per registry model").set_defaults(run=_models_list)
-    show = models_commands.add_parser("show", help="a model's full registry entry")
-    show.add_argument("name")
+    show = models_commands.add_parser(
+        "show", help="a model's metadata, its Essentia call and the musiczoo command",
+        description="Print the registry entry (or the .json of a .pb, a head's too), then a ready-to-paste "
+                    "Essentia snippet (the call its metadata names; a head's embedding model first) and the "
+                    "musiczoo command that does the same.")
+    show.add_argument("name", metavar="MODEL", help="registry name, or a .pb with its .json beside it")
     show.set_defaults(run=_models_show)
 
     demo = commands.add_parser(

@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never half of one."""
+"""Atomic file writes: a crash leaves the old file or the new one, never half of one; file digests."""
+import hashlib
 import io
 import os
 import tempfile
@@ -54,3 +55,12 @@ def atomic_save_png(path, figure, dpi=110):
     figure.savefig(buffer, format="png", dpi=dpi)
     atomic_write(path, buffer.getvalue())
     return path
+
+
+def sha256(path):
+    """Hex SHA-256 of a file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

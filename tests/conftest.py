@@ -37,6 +37,17 @@ def musiczoo_home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+def registry_kinds():
+    """One trainable registry entry per distinct (backbone, head type, task count): every head the zoo builds."""
+    from musiczoo.zoo import registry
+
+    kinds = {}
+    for name, entry in registry.models().items():
+        spec = entry["musiczoo"]
+        kinds.setdefault((spec["backbone"]["name"], spec["head"]["type"], len(registry.tasks(entry))), name)
+    return sorted(kinds.values())
+
+
 def relative_error(candidate, reference):
     """max |a - b| over max(1, max |b|): 1e-5 means agreement to 1e-5 at the output's scale."""
     return float(np.abs(candidate - reference).max() / max(1.0, float(np.abs(reference).max())))

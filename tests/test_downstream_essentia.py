@@ -1,13 +1,22 @@
-"""Exported heads in Essentia: TensorflowPredict2D equals Keras; `musiczoo predict` end to end."""
+"""Exported heads in Essentia: TensorflowPredict2D equals Keras; `musiczoo predict` end to end.
+
+A head follows the embedding model it was fitted on (its JSON records the graph's path and SHA-256):
+a registry export, a pretrained import, any exported ``.pb`` or an official Essentia graph.
+"""
+import importlib.util
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import relative_error
+from conftest import MUSICNN_GRAPH, relative_error, require
 from musiczoo.cli import main
 from musiczoo.downstream import EmbeddingClassifier, Head, export_head
+from musiczoo.extractors.audio import load_audio
+from musiczoo.extractors.graph import Graph
+from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry
 from test_downstream import blobs
@@ -90,3 +99,89 @@ def test_predict_runs_embedding_model_and_head_on_audio(tmp_path, effnet_graph, 
         assert relative_error(rows.iloc[0, 2:].to_numpy(float), expected) <= TOLERANCE
         per_patch = classifier.predict_proba(embeddings)
         np.testing.assert_allclose(rows.iloc[1:, 2:].to_numpy(float), per_patch, atol=TOLERANCE)
+
+
+TINY_RESNET = {"width": 0.0625, "blocks": (1, 1, 1, 1)}
+
+
+def embedding_model(kind, folder):
+    """``(what export_head is given, the .pb it resolves to)`` for one kind of embedding model."""
+    if kind == "official":
+        graph = require(MUSICNN_GRAPH)
+        return str(graph), graph
+    if kind == "pretrained":
+        if importlib.util.find_spec("musicnn") is None:
+            pytest.skip("needs the musicnn wheel (pip install --no-deps musicnn)")
+        return "msd-musicnn", registry.resolve_graph("msd-musicnn")  # imported into the test's home
+    name = "playlist_co_embeddings-resnet50"
+    graph = export.export_random_init(name, folder, register=kind == "registry", **TINY_RESNET)
+    return (name if kind == "registry" else str(graph)), graph
+
+
+def direct_essentia(graph, audio_path):
+    """The embedding model run as an Essentia user would, with the patching of its metadata."""
+    meta = Graph(graph)
+    wrapper = getattr(essentia_standard(), meta.algorithm)
+    audio = load_audio(audio_path)
+    return wrapper(graphFilename=str(graph), output=meta.output(), patchSize=meta.patch_size,
+                   patchHopSize=meta.patch_hop_size)(audio)
+
+
+@pytest.mark.parametrize("kind", ["official", "pretrained", "registry", "pb"])
+def test_predict_finds_the_embedding_model_the_head_was_fitted_on(kind, tmp_path, audio_dir, capsys):
+    given, graph = embedding_model(kind, tmp_path / "models")
+    dim = Graph(graph).metadata["schema"]["outputs"][1]["shape"][-1]
+    X, y = blobs(30, dim=dim)
+    classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
+    head = export_head(classifier, tmp_path / "heads", "toy", given)
+    record = json.loads(head.with_suffix(".json").read_text())["inference"]["embedding_model"]
+    assert record["graph"] == str(graph.resolve()) and record["sha256"] == sha256(graph)
+    csv = tmp_path / "activations.csv"
+    assert main(["predict", str(head), str(audio_dir), "-o", str(csv)]) == 0
+    table = pd.read_csv(csv).set_index("path")
+    assert len(table) == 3
+    for path in sorted(audio_dir.iterdir()):
+        expected = classifier.predict_proba([direct_essentia(graph, path)])[0]
+        assert relative_error(table.loc[str(path)].iloc[1:].to_numpy(float), expected) <= TOLERANCE
+
+
+def write_excerpts(folder, clip_audio, seconds=4, count=3):
+    """``count`` excerpts of each clip as 16 kHz wav, and an id,label table (label: the clip)."""
+    folder.mkdir()
+    rows = []
+    for label, audio in enumerate(clip_audio.values()):
+        for index in range(count):
+            name = f"clip{label}-{index}"
+            excerpt = audio[index * seconds * 16000:(index + 1) * seconds * 16000]
+            write = essentia_standard().MonoWriter(filename=str(folder / f"{name}.wav"), sampleRate=16000, format="wav")
+            write(excerpt)
+            rows.append(f"{name},c{label}\n")
+    return "id,label\n" + "".join(rows)
+
+
+def test_a_head_fitted_on_an_official_graph_follows_it_and_notices_a_change(tmp_path, clip_audio, capsys):
+    """extract (real MusiCNN graph) -> downstream fit, no --embedding-model -> export -> predict;
+    then the graph changed, then gone: one-line errors naming it."""
+    graph = tmp_path / "models" / MUSICNN_GRAPH.name
+    graph.parent.mkdir()
+    shutil.copy(require(MUSICNN_GRAPH), graph)
+    (tmp_path / "train.csv").write_text(write_excerpts(tmp_path / "audio", clip_audio))
+    assert main(["extract", str(graph), str(tmp_path / "audio"), "-o", str(tmp_path / "emb")]) == 0
+    assert main(["downstream", "fit", "--embeddings", str(tmp_path / "emb"), "--train", str(tmp_path / "train.csv"),
+                 "--epochs", "2", "-o", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "fit.json").read_text())["embedding_model"] == str(graph)
+    assert main(["downstream", "export", str(tmp_path / "run"), "-o", str(tmp_path / "heads")]) == 0
+    head = tmp_path / "heads" / "run-genre_dortmund-musicnn-msd.pb"
+    audio = tmp_path / "audio" / "clip0-0.wav"
+    assert main(["predict", str(head), str(audio)]) == 0
+    assert f"{audio}\t" in capsys.readouterr().out
+
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    assert main(["predict", str(head), str(audio)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and f"embedding graph {graph} changed" in error
+    graph.unlink()
+    assert main(["predict", str(head), str(audio)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "embedding model genre_dortmund-musicnn-msd is missing" in error
+    assert str(graph) in error

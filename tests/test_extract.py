@@ -127,3 +127,6 @@ def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):
     graph = export.export_random_init("discogs_track_embeddings-effnet", tmp_path / "m", register=False)
     assert main(["extract", str(graph), str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    # batchSize -1 (all patches at once) with the default lastBatchMode crashes TensorflowPredictEffnetDiscogs
+    assert main(["extract", str(graph), str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", "-1"]) == 2
+    assert "the batch size must be 1 or more, not -1" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import registry_kinds
 import musiczoo  # noqa: F401
 import keras
 from musiczoo.zoo import registry
@@ -18,15 +19,6 @@ TINY = {
     "resnet50": {"width": 0.0625, "blocks": (1, 1, 1, 1)},
     "era_cnn": {"filters": (8, 16, 16)},
 }
-
-
-def _registry_kinds():
-    """One registry entry per distinct (backbone, head, task count): every head the zoo builds."""
-    kinds = {}
-    for name, entry in registry.models().items():
-        spec = entry["musiczoo"]
-        kinds.setdefault((spec["backbone"]["name"], spec["head"]["type"], len(registry.tasks(entry))), name)
-    return sorted(kinds.values())
 
 
 def _build(kind, name):
@@ -44,7 +36,7 @@ def equal_kernel_pairs(model):
 
 
 @pytest.mark.parametrize("kind, name", [("backbone", name) for name in BACKBONES]
-                         + [("registry", name) for name in _registry_kinds()])
+                         + [("registry", name) for name in registry_kinds()])
 def test_no_two_kernels_are_equal_at_initialisation(kind, name):
     keras.utils.set_random_seed(0)
     model = _build(kind, name)

@@ -6,11 +6,13 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import registry_kinds
+
 import musiczoo  # noqa: F401
 import keras
 from musiczoo.cli import main
 from musiczoo.zoo import registry
-from musiczoo.zoo.backbones import BACKBONES
+from musiczoo.zoo.backbones import BACKBONES, any_length
 
 
 def test_every_entry_validates():
@@ -24,26 +26,28 @@ def test_validation_catches_broken_entries():
     entry = json.loads(json.dumps(registry.get("discogs_artist_embeddings-effnet")))
     entry["inference"]["algorithm"] = "TensorflowPredictMusiCNN"
     entry["schema"]["outputs"][1]["name"] = "embeddings"
+    entry["schema"]["inputs"][0]["shape"] = [187, 96]  # neither any length nor the trained 128 frames
     del entry["citation"]
     problems = registry.validate(entry)
-    assert len(problems) == 3 and any("citation" in p for p in problems)
+    assert len(problems) == 4 and any("citation" in p for p in problems) and any("input shape" in p for p in problems)
 
 
-def _kinds():
-    """One registry entry per distinct (backbone, head, task count)."""
-    kinds = {}
-    for name, entry in registry.models().items():
-        spec = entry["musiczoo"]
-        kinds.setdefault((spec["backbone"]["name"], spec["head"]["type"], len(registry.tasks(entry))), name)
-    return sorted(kinds.values())
-
-
-@pytest.mark.parametrize("name", _kinds())
+@pytest.mark.parametrize("name", registry_kinds())
 def test_declared_shapes_match_the_built_model(name):
-    """Full-size models: input (patch, 96), embedding and prediction sizes as declared."""
+    """Full-size models: input (patch or any length, 96), embedding and prediction sizes as declared.
+
+    An input declared ``[null, 96]`` really takes any length (global pooling); VGGish's flatten does not.
+    """
     entry = registry.get(name)
     model = registry.build(entry)
     declared = {o["output_purpose"]: o["shape"][-1] for o in entry["schema"]["outputs"]}
+    patch = np.zeros((1, 187, 96), "float32")  # TensorflowPredictMusiCNN's default patch
+    if registry.takes_any_length(entry):
+        model = any_length(model)
+        assert [tuple(o.shape[1:]) for o in model(patch)] == [tuple(o.shape[1:]) for o in model.outputs]
+    elif entry["musiczoo"]["backbone"]["name"] == "vggish":  # the flatten fixes the length
+        with pytest.raises(ValueError, match="fc1_1"):
+            any_length(model)(patch)
     assert tuple(model.input.shape[1:]) == tuple(entry["schema"]["inputs"][0]["shape"])
     assert [o.shape[-1] for o in model.outputs] == [declared["predictions"], declared["embeddings"]]
 
@@ -66,8 +70,12 @@ def test_models_cli(capsys):
     listing = capsys.readouterr().out.splitlines()
     assert len(listing) == len(registry.entries()) and "efficientnet_b0" in listing[0]
     assert main(["models", "show", "playlist_w2v_embeddings-resnet50"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    entry, usage = capsys.readouterr().out.split("\n\n", 1)
+    shown = json.loads(entry)
     assert shown["musiczoo"]["backbone"]["name"] == "resnet50" and shown["exported"] is None
+    assert "musiczoo export --random-init playlist_w2v_embeddings-resnet50" in usage
+    assert 'TensorflowPredictMusiCNN(graphFilename="playlist_w2v_embeddings-resnet50.pb", ' \
+           'output="model/dense/BiasAdd")' in usage
     assert main(["models", "show", "nope"]) == 2
 
 

@@ -12,9 +12,19 @@ from keras import layers
 
 
 def _patch_input(frames, bands):
-    """The rank-3 input and its single-channel image view."""
+    """The rank-3 input and its single-channel image view (any frame count: see :func:`any_length`)."""
     inputs = keras.Input((frames, bands), name="melspectrogram")
-    return inputs, layers.Reshape((frames, bands, 1), name="as_image")(inputs)
+    return inputs, layers.Reshape((-1, bands, 1), name="as_image")(inputs)
+
+
+def any_length(model):
+    """``model`` with a dynamic time axis: the same layers and weights on ``(batch, None, bands)`` patches.
+
+    For backbones that end in global pooling (EfficientNet-B0, ResNet50, era CNN); VGGish's
+    flatten fixes its input length.
+    """
+    inputs = keras.Input((None, model.input.shape[-1]), name=model.input.name)
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=lambda layer: layer)
 
 
 def _channels(count, width):

@@ -1,8 +1,9 @@
 """Export a zoo model as a frozen TensorFlow graph plus Essentia's metadata JSON.
 
-The graph takes a dynamic batch of rank-3 mel patches ``(batch, frames, bands)`` and carries the
-official node names of its Essentia family (see :mod:`musiczoo.zoo.families`), so Essentia's
-own wrapper algorithms load it unmodified. Files are written atomically.
+The graph takes a dynamic batch of rank-3 mel patches ``(batch, frames, bands)`` (``frames``
+dynamic too where the backbone allows it) and carries the official node names of its Essentia
+family (see :mod:`musiczoo.zoo.families`), so Essentia's own wrapper algorithms load it
+unmodified. Files are written atomically.
 """
 import copy
 import datetime
@@ -13,8 +14,10 @@ import tensorflow as tf
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from musiczoo.extractors.graph import wrapper_arguments
 from musiczoo.fileio import atomic_write
 from musiczoo.zoo import registry
+from musiczoo.zoo.backbones import any_length
 from musiczoo.zoo.families import FAMILIES
 from musiczoo.zoo.heads import head_activation
 
@@ -84,7 +87,11 @@ def freeze(model, family, activation="linear"):
 
 
 def metadata(entry, updates=None):
-    """Essentia metadata for an exported entry: the registry fields, updated from a run."""
+    """Essentia metadata for an exported entry: the registry fields, updated from a run.
+
+    When the wrapper of ``inference.algorithm`` needs more than the graph and the output node
+    (a fixed patch length other than its default), the description says which argument.
+    """
     meta = {field: copy.deepcopy(entry[field]) for field in registry.METADATA_FIELDS}
     for key, value in (updates or {}).items():
         if isinstance(value, dict) and isinstance(meta.get(key), dict):
@@ -93,14 +100,23 @@ def metadata(entry, updates=None):
             meta[key] = value
     meta["framework_version"] = tf.__version__
     meta["release_date"] = meta["release_date"] or datetime.date.today().isoformat()
+    extra = ", ".join(f"{key}={value}" for key, value in wrapper_arguments(meta).items())
+    if extra:
+        meta["description"] += (f". The graph takes {meta['schema']['inputs'][0]['shape'][0]}-frame patches only: "
+                                f"call {meta['inference']['algorithm']} with {extra}")
     return meta
 
 
 def export_model(model, entry, out_dir, updates=None, register=True):
-    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir``; return the ``.pb`` path."""
+    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir``; return the ``.pb`` path.
+
+    An entry whose schema input is ``[null, bands]`` (a global-pooling backbone) is exported
+    with a dynamic time axis: Essentia's wrapper runs it at its default patch size, or any other.
+    """
     spec = entry["musiczoo"]
     name = entry["name"]
-    graph_def = freeze(model, spec["family"], head_activation(spec["head"]))
+    graph_def = freeze(any_length(model) if registry.takes_any_length(entry) else model, spec["family"],
+                       head_activation(spec["head"]))
     meta = metadata(entry, updates)
     predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
     for output in meta["schema"]["outputs"]:

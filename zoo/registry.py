@@ -86,9 +86,21 @@ def validate(entry):
         return problems
     if purposes.get("embeddings") != family.embeddings:
         problems.append(f"embeddings output must be {family.embeddings}")
-    if spec.get("backbone", {}).get("frames") != inference.get("patch_size"):
+    backbone = spec.get("backbone", {})
+    if backbone.get("frames") != inference.get("patch_size"):
         problems.append("backbone frames must equal inference.patch_size")
+    shapes = ([None, backbone.get("bands")], [backbone.get("frames"), backbone.get("bands")])
+    if schema.get("inputs") and schema["inputs"][0].get("shape") not in shapes:
+        problems.append("schema input shape must be [frames or null (any length), bands]")
     return problems
+
+
+def takes_any_length(entry):
+    """Whether the entry's graph takes patches of any length: its schema input shape is ``[null, bands]``.
+
+    Backbones with global pooling export so; the trained length stays ``inference.patch_size``.
+    """
+    return entry["schema"]["inputs"][0]["shape"][0] is None
 
 
 def tasks(entry):

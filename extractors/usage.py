@@ -1,0 +1,80 @@
+"""How to run a model: the Essentia call its metadata names, ready to paste, and the musiczoo command.
+
+The Python is the one Essentia's documentation shows for its own models: MonoLoader at the
+model's sample rate, then the wrapper of ``inference.algorithm`` with ``graphFilename`` and the
+output node, plus only what :func:`~musiczoo.extractors.graph.wrapper_arguments` says the graph
+needs. A classifier head runs on the embeddings of its embedding model, which comes first.
+"""
+import json
+import shlex
+
+from musiczoo.extractors.graph import ALGORITHMS, output_node, wrapper_arguments
+
+AUDIO = "audio.wav"  # the file the printed code and commands read
+
+
+def _call(graph_path, metadata, output):
+    arguments = {"graphFilename": str(graph_path), "output": output_node(metadata, output),
+                 **wrapper_arguments(metadata)}
+    listed = ", ".join(f"{key}={json.dumps(value)}" for key, value in arguments.items())
+    return f"{metadata['inference']['algorithm']}({listed})"
+
+
+def _output(metadata, purpose):
+    return next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == purpose), None)
+
+
+def _width(metadata, purpose):
+    return _output(metadata, purpose)["shape"][-1]
+
+
+def _patching_note(metadata):
+    """A comment when ``musiczoo extract`` cuts other patches than the call (the trained length, its hop)."""
+    inference = metadata["inference"]
+    _, size, hop = ALGORITHMS[inference["algorithm"]]
+    called = {"patchSize": size, "patchHopSize": hop} | wrapper_arguments(metadata)
+    zoo = {"patchSize": inference.get("patch_size") or size, "patchHopSize": inference.get("patch_hop_size") or hop}
+    differ = ", ".join(f"{key}={value}" for key, value in zoo.items() if called[key] != value)
+    return [f"# `musiczoo extract` cuts the trained patches: add {differ} for the same rows"] if differ else []
+
+
+def essentia_snippet(graph_path, metadata, embedding=None):
+    """Python that runs the model on ``audio.wav``.
+
+    ``embedding``: ``(graph_path, metadata)`` of a head's embedding model, which runs first.
+    """
+    audio_path, audio_metadata = embedding or (graph_path, metadata)
+    algorithms = sorted({"MonoLoader", audio_metadata["inference"]["algorithm"], metadata["inference"]["algorithm"]})
+    rate = audio_metadata["inference"]["sample_rate"]
+    lines = [f"from essentia.standard import {', '.join(algorithms)}", "",
+             f'audio = MonoLoader(filename="{AUDIO}", sampleRate={rate}, resampleQuality=4)()']
+    if embedding:
+        classes = _width(metadata, "predictions")
+        lines += [f"embedding_model = {_call(audio_path, audio_metadata, 'embeddings')}",
+                  "embeddings = embedding_model(audio)",
+                  f"model = {_call(graph_path, metadata, 'predictions')}",
+                  f"predictions = model(embeddings)  # (patches, {classes}): the .json's classes"]
+    else:
+        lines += [f"model = {_call(graph_path, metadata, 'embeddings')}",
+                  f"embeddings = model(audio)  # (patches, {_width(metadata, 'embeddings')})"]
+        if _output(metadata, "predictions"):
+            lines.append(f'# output="{output_node(metadata, "predictions")}": the predictions '
+                         f'({_width(metadata, "predictions")} per patch)')
+    return "\n".join(lines + _patching_note(audio_metadata))
+
+
+def musiczoo_commands(model, metadata):
+    """The musiczoo commands that run ``model`` (a registry name or a ``.pb``) on ``audio.wav``."""
+    model = shlex.quote(str(model))
+    if metadata["inference"]["algorithm"] not in ALGORITHMS:  # a head, on its embedding model's output
+        return f"musiczoo predict {model} {AUDIO}"
+    commands = [f"musiczoo extract {model} {AUDIO} -o embeddings"]
+    if metadata.get("classes") or metadata.get("type") == "auto-tagging":  # a tagger (pretrained: classes on import)
+        commands.append(f"musiczoo tag {AUDIO} --model {model}")
+    return "\n".join(commands)
+
+
+def usage(model, graph_path, metadata, embedding=None):
+    """Both, as ``models show`` prints them: an ``# Essentia`` block, then a ``# musiczoo`` block."""
+    return (f"# Essentia\n{essentia_snippet(graph_path, metadata, embedding)}\n\n"
+            f"# musiczoo\n{musiczoo_commands(model, metadata)}\n")
