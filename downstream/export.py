@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from musiczoo.extractors.graph import Graph
+from musiczoo.extractors.graph import Graph, find_output
 from musiczoo.fileio import atomic_write, sha256
 from musiczoo.zoo import registry
 from musiczoo.zoo.export import freeze
@@ -34,7 +34,7 @@ def embedding_model_graph(model, dim=None):
         if str(model).endswith(".pb"):
             raise
         metadata, path = registry.get(model), None
-    output = next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == "embeddings"), {})
+    output = find_output(metadata, "embeddings") or {}
     expected = (output.get("shape") or [None])[-1]
     if dim is not None and expected and expected != dim:
         raise ValueError(f"the classifier takes {dim}-d embeddings but {metadata['name']} gives {expected}-d: "

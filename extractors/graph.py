@@ -39,11 +39,16 @@ def read_metadata(path):
     raise FileNotFoundError(f"{path.name} needs its Essentia metadata beside it: {meta_path}")
 
 
+def find_output(metadata, purpose):
+    """The schema output whose ``output_purpose`` is ``purpose`` (``embeddings``, ``predictions``), or None."""
+    return next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == purpose), None)
+
+
 def output_node(metadata, node=None):
     """The node of an output purpose (``embeddings``, the default, or ``predictions``), or a node name as is."""
     node = node or "embeddings"
-    by_purpose = {o["output_purpose"]: o["name"] for o in metadata["schema"]["outputs"] if o.get("output_purpose")}
-    return by_purpose.get(node, node)
+    output = find_output(metadata, node)
+    return output["name"] if output else node
 
 
 def wrapper_arguments(metadata):

@@ -8,7 +8,7 @@ needs. A classifier head runs on the embeddings of its embedding model, which co
 import json
 import shlex
 
-from musiczoo.extractors.graph import ALGORITHMS, output_node, wrapper_arguments
+from musiczoo.extractors.graph import ALGORITHMS, find_output, output_node, wrapper_arguments
 
 AUDIO = "audio.wav"  # the file the printed code and commands read
 
@@ -20,12 +20,8 @@ def _call(graph_path, metadata, output):
     return f"{metadata['inference']['algorithm']}({listed})"
 
 
-def _output(metadata, purpose):
-    return next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == purpose), None)
-
-
 def _width(metadata, purpose):
-    return _output(metadata, purpose)["shape"][-1]
+    return find_output(metadata, purpose)["shape"][-1]
 
 
 def _patching_note(metadata):
@@ -57,7 +53,7 @@ def essentia_snippet(graph_path, metadata, embedding=None):
     else:
         lines += [f"model = {_call(graph_path, metadata, 'embeddings')}",
                   f"embeddings = model(audio)  # (patches, {_width(metadata, 'embeddings')})"]
-        if _output(metadata, "predictions"):
+        if find_output(metadata, "predictions"):
             lines.append(f'# output="{output_node(metadata, "predictions")}": the predictions '
                          f'({_width(metadata, "predictions")} per patch)')
     return "\n".join(lines + _patching_note(audio_metadata))
