@@ -9,8 +9,8 @@ does not), as the mean and 95% interval over the given graphs (model seeds) and 
 
     python benchmarks/held_out_artist.py msd-musicnn random-init=a.pb random-init=b.pb demo=demo/models/X.pb
 
-Repeating a NAME pools its graphs as seeds of one model. Opus files are left out (Essentia's
-decoder in this build crashes the process on them) and listed.
+Repeating a NAME pools its graphs as seeds of one model. Opus files (Essentia's decoder in this
+build crashes the process on them) and files that do not decode are left out and listed.
 """
 import argparse
 import sys
@@ -22,10 +22,11 @@ import pandas as pd
 from scipy import stats
 
 from musiczoo.downstream.metrics import label_triplets, nearest_neighbour_accuracy, triplet_similarity
-from musiczoo.extractors.audio import SAMPLE_RATE, load_audio
+from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, load_audio
 from musiczoo.extractors.extract import load_graph
 from musiczoo.extractors.graph import graph_function
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.progress import progress_bar
 
 GAMEMUSIC = common.DATA / "gamemusic"
 LABELS = {"artist": "artist", "album": "package"}
@@ -34,11 +35,15 @@ LABELS = {"artist": "artist", "album": "package"}
 def load_mels(catalogue, seconds):
     """Log-mels of the middle ``seconds`` of every decodable track: (kept rows, [mel])."""
     rows, mels = [], []
-    for row in catalogue.itertuples():
+    for row in progress_bar(catalogue.itertuples(), total=len(catalogue), desc="mel", unit="track"):
         if row.path.endswith(".opus"):
             print(f"  left out (opus): {row.path}", file=sys.stderr)
             continue
-        audio = load_audio(GAMEMUSIC / row.path)
+        try:
+            audio = load_audio(GAMEMUSIC / row.path)
+        except AudioError as error:
+            print(f"  left out ({error}): {row.path}", file=sys.stderr)
+            continue
         keep = int(seconds * SAMPLE_RATE)
         start = max(0, (len(audio) - keep) // 2)
         mels.append(essentia_melspectrogram(audio[start:start + keep], MUSICNN))
@@ -55,7 +60,7 @@ def graph_embeddings(model, mels, batch_size=64):
     graph = load_graph(model)
     run = graph_function(graph)
     tracks = []
-    for mel in mels:
+    for mel in progress_bar(mels, desc=f"embed {graph.name}", unit="track"):
         windows = np.lib.stride_tricks.sliding_window_view(mel, (graph.patch_size, mel.shape[1]))[:, 0]
         patches = np.ascontiguousarray(windows[::graph.patch_hop_size], np.float32)
         outputs = [np.asarray(run(patches[i:i + batch_size])) for i in range(0, len(patches), batch_size)]
