@@ -1,11 +1,12 @@
 """musiczoo: train, export and serve music-audio embedding models for Essentia."""
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
-SUBPACKAGES = ("zoo", "extractors", "train", "downstream")
+SUBPACKAGES = ("zoo", "extractors", "train", "downstream")  # top-level folders, installed as musiczoo.<folder>
+PACKAGES = [name for name in find_packages(str(HERE)) if name.split(".")[0] in SUBPACKAGES]  # and theirs
 
 
 class BuildPy(build_py):
@@ -24,7 +25,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["musiczoo", *(f"musiczoo.{name}" for name in SUBPACKAGES)],
+    packages=["musiczoo", *(f"musiczoo.{name}" for name in PACKAGES)],
     package_dir={"musiczoo": "musiczoo", **{f"musiczoo.{name}": name for name in SUBPACKAGES}},
     cmdclass={"build_py": BuildPy},
     install_requires=[
@@ -41,6 +42,7 @@ setup(
         "music21",
         "pretty_midi",
         "gensim",
+        "mutagen",
         "tensorboard",
     ],
     extras_require={

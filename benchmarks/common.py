@@ -17,7 +17,7 @@ def clip_catalogue(folder, copies=1):
     Metadata is synthetic but associative: release = clip, artist = pair of clips, label = four
     clips, playlists mix clips; every pair generator has pairs.
     """
-    from musiczoo.train.catalogue import catalogue_frame, write_catalogue
+    from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
     from musiczoo.train.store import build_store
 
     paths = sorted(CLIPS.glob("*.ogg"))
@@ -39,9 +39,9 @@ def train_step_rate(config, run_dir, steps=5):
     from musiczoo.train.trainer import Trainer
 
     trainer = Trainer(resolve(config), run_dir)
-    trainer._build_variables()
-    step = trainer._distributed(trainer._train_replica)
-    batches = [tuple(task.batch(0, s % trainer._steps(0)) for task in trainer.train_data) for s in range(steps + 1)]
+    trainer.build()
+    step = trainer.step_function()
+    batches = [trainer.batches(0, s % trainer.steps(0)) for s in range(steps + 1)]
     step(batches[0])  # tracing
     start = time.perf_counter()
     for batch in batches[1:]:

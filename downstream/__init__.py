@@ -8,16 +8,20 @@ Names load on first use, so that importing the package (the CLI does) does not l
 import importlib
 
 _EXPORTS = {
-    "EmbeddingClassifier": "estimator", "load": "estimator",
+    "EmbeddingClassifier": "estimator",
     "MultiTaskClassifier": "multitask",
     "FineTuneClassifier": "finetune",
+    "save_classifier": "persistence", "load_classifier": "persistence",
+    "fit_folder": "fit", "load_fit": "fit", "evaluate_model": "fit", "rank_stacks": "fit", "export_fit": "fit",
+    "build_classifier": "fit",
     "evaluate_stacks": "stack", "concatenate": "stack",
     "export_head": "export",
     "Head": "predict", "predict_files": "predict",
     "evaluate": "metrics", "acc_x": "metrics", "triplet_similarity": "metrics",
     "label_triplets": "metrics", "nearest_neighbour_accuracy": "metrics",
     "write_evaluation": "report",
-    "read_ground_truth": "labels", "read_jamendo": "labels", "read_label_table": "labels", "read_catalogue_labels": "labels",
+    "read_ground_truth": "labels", "read_jamendo": "labels", "read_label_table": "labels",
+    "read_catalogue_labels": "labels",
     "read_summary": "embeddings", "load_labelled": "embeddings",
 }
 __all__ = sorted(_EXPORTS)

@@ -1,46 +1,27 @@
 """`musiczoo downstream fit|evaluate|stack|export` and `musiczoo predict`: the Python API as commands.
 
 Parameters come from options or from a YAML file (``--config``) whose keys are the long option
-names with underscores (``train``, ``embeddings``, ``column``...) plus ``classifier:``, any
-parameter of the classifier; relative paths in it are relative to the file. Options given on
-the command line win over the file.
+names with underscores (``train``, ``embeddings``, ``column``...) plus ``classifier:``, its
+``name`` (``mlp`` or ``finetune``) and any parameter of the classifier; relative paths in it
+are relative to the file. Options given on the command line win over the file. Each command is
+one call of :mod:`musiczoo.downstream.fit` (or ``predict_files``).
 """
-import json
 import sys
-from pathlib import Path
 
 DATA_DEFAULTS = {"embeddings": None, "names": None, "train": None, "validation": None, "test": None, "column": None,
                  "id_column": "track_id", "category": None, "strip_category": False, "match": "auto",
                  "align": "auto", "output": None}
-PATH_KEYS = ("embeddings", "train", "validation", "test", "output")
-CLASSIFIER_OPTIONS = ("task", "epochs", "hidden", "batch_size", "learning_rate", "validation_size", "seed")
-FIT_FILE = "fit.json"
-STACK_FORMATS = {"fit_s": ".1f"}
-
-
-def _read_config(path, allowed):
-    import yaml
-
-    if not path:
-        return {}
-    path = Path(path)
-    config = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: a config is a YAML mapping of option names to values")
-    unknown = sorted(set(config) - set(allowed))
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
-    for key in PATH_KEYS:
-        if isinstance(config.get(key), str):
-            config[key] = str(path.parent / config[key])
-        elif isinstance(config.get(key), list):
-            config[key] = [str(path.parent / item) for item in config[key]]
-    return config
+AUDIO_DEFAULTS = {"audio": None}  # fit and evaluate: the audio of a fine-tuned classifier
+PATH_KEYS = ("embeddings", "audio", "train", "validation", "test", "output", "classifier.weights")
+CLASSIFIER_OPTIONS = ("name", "model", "weights", "task", "epochs", "hidden", "batch_size", "learning_rate",
+                      "validation_size", "seed")
 
 
 def _settings(args, defaults):
     """Command-line options over ``--config`` over defaults; ``classifier``: the classifier's parameters."""
-    config = _read_config(args.config, [*defaults, "classifier"])
+    from musiczoo.config import read_config
+
+    config = read_config(args.config, [*defaults, "classifier"], PATH_KEYS) if args.config else {}
     settings = {key: getattr(args, key) if getattr(args, key, None) not in (None, False) else config.get(key, default)
                 for key, default in defaults.items()}
     given = {key: getattr(args, key) for key in CLASSIFIER_OPTIONS if getattr(args, key, None) is not None}
@@ -55,185 +36,66 @@ def _require(settings, *keys, command):
                          "(an option or a key of --config)")
 
 
-def _classifier(params, multitask=False):
-    from musiczoo.downstream.estimator import EmbeddingClassifier
-    from musiczoo.downstream.multitask import MultiTaskClassifier
-
-    cls = MultiTaskClassifier if multitask else EmbeddingClassifier
-    valid = cls().get_params()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown classifier parameters {', '.join(unknown)}; valid: {', '.join(valid)}")
-    return cls(**params)
+def _data(settings, *keys):
+    """The keyword arguments of a ``downstream.fit`` call: ``keys`` and how ground truth is read and matched."""
+    return {key: settings[key] for key in (*keys, "names", "column", "id_column", "category", "strip_category",
+                                           "match", "align")}
 
 
-def _summaries(settings):
-    """``{name: summary.csv}`` of the embedding sets (names: --names, or the summaries' folders)."""
-    paths = settings["embeddings"]
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    names = settings["names"] or [(Path(p) if Path(p).is_dir() else Path(p).parent).resolve().name for p in paths]
-    if len(names) != len(paths):
-        raise ValueError(f"{len(names)} names for {len(paths)} embedding sets")
-    if len(set(names)) != len(names):
-        names = [f"{name}-{index}" for index, name in enumerate(names)]
-    return dict(zip(names, paths))
-
-
-def _extracted_with(summaries):
-    """The graph of one embedding set's ``extract.json`` when its embeddings output made the set, else None."""
-    from musiczoo.extractors.extract import PROVENANCE_FILE
-    from musiczoo.extractors.graph import Graph
-
-    if len(summaries) != 1:
-        return None
-    path = Path(next(iter(summaries.values())))
-    provenance = (path if path.is_dir() else path.parent) / PROVENANCE_FILE
-    if not provenance.is_file():
-        return None
-    made = json.loads(provenance.read_text())
-    try:
-        return made["graph"] if Graph(made["graph"]).output() == made["output"] else None
-    except (FileNotFoundError, ValueError):  # the graph is gone, or it runs no audio
-        return None
-
-
-def _labelled(settings, split, summaries):
-    from musiczoo.downstream.embeddings import load_labelled
-    from musiczoo.downstream.labels import read_ground_truth
-
-    if not settings.get(split):
-        return None
-    truth = read_ground_truth(settings[split], settings["column"], settings["id_column"], settings["category"],
-                              settings["strip_category"])
-    return load_labelled(truth, summaries, settings["match"])
-
-
-def _targets(labelled, tasks):
-    return labelled.y("all") if len(tasks) > 1 else labelled.y(tasks[0])
-
-
-def _write_evaluations(evaluations, out_dir, title):
-    """Reports of one evaluation, or one folder per task; prints the headline metrics."""
-    from musiczoo.downstream.report import write_evaluation
-
-    several = isinstance(evaluations, dict)
-    for task, evaluation in (evaluations.items() if several else [(None, evaluations)]):
-        folder = Path(out_dir) / str(task).replace("/", "_") if several else Path(out_dir)
-        write_evaluation(evaluation, folder, f"{title}: {task}" if several else title)
+def _print_reports(reports):
+    for report in reports:
         metrics = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                            for k, v in evaluation.summary.items())
-        print(f"{title}{f' [{task}]' if several else ''}: {metrics}  (report: {folder}/report.md)")
-    return {task: e.summary for task, e in (evaluations.items() if several else [("labels", evaluations)])}
+                            for k, v in report.evaluation.summary.items())
+        task = "" if report.task is None else f" [{report.task}]"
+        print(f"{report.title}{task}: {metrics}  (report: {report.folder}/report.md)")
 
 
 def _fit(args):
-    from musiczoo.downstream.export import embedding_model_metadata
-    from musiczoo.downstream.report import write_table
-    from musiczoo.downstream.stack import common_alignment
-    from musiczoo.fileio import atomic_write
+    from musiczoo.downstream.fit import fit_folder
 
-    settings = _settings(args, DATA_DEFAULTS | {"embedding_model": None})
-    _require(settings, "embeddings", "train", "output", command="musiczoo downstream fit")
-    summaries = _summaries(settings)
-    train, validation, test = (_labelled(settings, split, summaries) for split in ("train", "validation", "test"))
-    splits = [s for s in (train, validation, test) if s is not None]
-    align = common_alignment([list(s.embeddings.values()) for s in splits], settings["align"])
-    X = train.X(align=align)
-    settings["embedding_model"] = settings["embedding_model"] or _extracted_with(summaries)
-    if settings["embedding_model"]:  # fail now rather than at export, after training
-        embedding_model_metadata(settings["embedding_model"], None if len(summaries) > 1 else X[0].shape[1])
-    tasks = list(train.labels.columns)
-    classifier = _classifier(settings["classifier"], multitask=len(tasks) > 1)
-    held = (validation.X(align=align), _targets(validation, tasks)) if validation else None
-    classifier.fit(X, _targets(train, tasks), validation=held)
-    out = Path(settings["output"])
-    classifier.save(out)
-    write_table(classifier.history_, out / "history")
-    run = {"embeddings": {name: str(Path(path).resolve()) for name, path in summaries.items()}, "align": align,
-           "embedding_model": settings["embedding_model"], "tasks": tasks, "tracks": len(train.ids),
-           "ground_truth": {split: str(Path(settings[split]).resolve()) for split in ("train", "validation", "test")
-                            if settings[split]}}
-    atomic_write(out / FIT_FILE, json.dumps(run, indent=2).encode())
-    if test is not None:
-        run["test"] = _write_evaluations(classifier.evaluate(test.X(align=align), _targets(test, tasks)),
-                                         out / "test", f"{out.name} on {Path(settings['test']).name}")
-        atomic_write(out / FIT_FILE, json.dumps(run, indent=2).encode())
-    print(f"fitted {type(classifier).__name__} on {len(train.ids)} tracks "
-          f"({len(classifier.history_)} epochs) -> {out}/")
-    if len(summaries) == 1:
-        print(f"export it for Essentia: musiczoo downstream export {out} -o OUT"
-              + ("" if settings["embedding_model"] else " --embedding-model MODEL"))
+    settings = _settings(args, DATA_DEFAULTS | AUDIO_DEFAULTS | {"embedding_model": None})
+    inputs = "audio" if settings["classifier"].get("name") == "finetune" else "embeddings"
+    _require(settings, inputs, "train", "output", command="musiczoo downstream fit")
+    fit = fit_folder(settings["output"], settings["train"], validation=settings["validation"], test=settings["test"],
+                     classifier=settings["classifier"], embedding_model=settings["embedding_model"],
+                     **_data(settings, "embeddings", "audio"))
+    _print_reports(fit.reports)
+    print(f"fitted {type(fit.classifier).__name__} on {fit.record['tracks']} tracks "
+          f"({len(fit.classifier.history_)} epochs) -> {fit.folder}/")
+    if len(fit.record.get("embeddings", {})) == 1:
+        print(f"export it for Essentia: musiczoo downstream export {fit.folder} -o OUT"
+              + ("" if fit.record["embedding_model"] else " --embedding-model MODEL"))
     return 0
 
 
-def _load_model(path):
-    """A saved classifier (folder) or an exported head (``.pb``), and its fit record if any."""
-    from musiczoo.downstream.estimator import load
-    from musiczoo.downstream.predict import Head
-
-    path = Path(path)
-    if path.suffix == ".pb":
-        return Head(path), {}
-    fit = json.loads((path / FIT_FILE).read_text()) if (path / FIT_FILE).is_file() else {}
-    return load(path), fit
-
-
 def _evaluate(args):
-    from musiczoo.downstream.stack import common_alignment
+    from musiczoo.downstream.fit import evaluate_model
 
-    settings = _settings(args, DATA_DEFAULTS)
-    _require(settings, "embeddings", "test", "output", command="musiczoo downstream evaluate")
-    model, fit = _load_model(args.model)
-    test = _labelled(settings, "test", _summaries(settings))
-    align = fit.get("align") or common_alignment([list(test.embeddings.values())], settings["align"])
-    tasks = list(test.labels.columns)
-    _write_evaluations(model.evaluate(test.X(align=align), _targets(test, tasks)), settings["output"],
-                       f"{Path(args.model).name} on {Path(settings['test']).name}")
+    settings = _settings(args, DATA_DEFAULTS | AUDIO_DEFAULTS)
+    _require(settings, "test", "output", command="musiczoo downstream evaluate")
+    _print_reports(evaluate_model(args.model, settings["output"], settings["test"],
+                                  **_data(settings, "embeddings", "audio")))
     return 0
 
 
 def _stack(args):
-    from musiczoo.downstream.report import markdown_table, write_table
-    from musiczoo.downstream.stack import evaluate_stacks
+    from musiczoo.downstream.fit import STACK_FORMATS, rank_stacks
+    from musiczoo.downstream.report import markdown_table
 
     settings = _settings(args, DATA_DEFAULTS | {"k": [2]})
     _require(settings, "embeddings", "train", "test", "output", command="musiczoo downstream stack")
-    summaries = _summaries(settings)
-    if len(summaries) < 2:
-        raise ValueError("a stack needs two embedding sets or more (--embeddings A B ...)")
-    train, validation, test = (_labelled(settings, split, summaries) for split in ("train", "validation", "test"))
-    if len(train.labels.columns) > 1:
-        raise ValueError("stacks are ranked on one label set: give one --column")
-    out = Path(settings["output"])
-    title = f"Stacks on {Path(settings['test']).name}"
-    table = evaluate_stacks(train.embeddings, train.y(), test.embeddings, test.y(), _classifier(settings["classifier"]),
-                            k=settings["k"], validation=validation and (validation.embeddings, validation.y()),
-                            align=settings["align"],
-                            on_result=lambda t: write_table(t, out / "stacks", title, STACK_FORMATS))
+    table = rank_stacks(settings["output"], settings["embeddings"], settings["train"], settings["test"],
+                        validation=settings["validation"], classifier=settings["classifier"], k=settings["k"],
+                        **_data(settings))
     print(markdown_table(table, STACK_FORMATS), end="")
-    print(f"(also in {out}/stacks.csv and {out}/stacks.md)")
+    print(f"(also in {settings['output']}/stacks.csv and {settings['output']}/stacks.md)")
     return 0
 
 
 def _export(args):
-    from musiczoo.downstream.export import embedding_model_metadata, export_head
+    from musiczoo.downstream.fit import export_fit
 
-    if args.run_dir.endswith(".pb"):
-        raise ValueError(f"{args.run_dir} is already exported; export takes a `musiczoo downstream fit` folder")
-    classifier, fit = _load_model(args.run_dir)
-    if len(fit.get("embeddings", {})) > 1:
-        raise ValueError("a stack (several models' embeddings) cannot run in Essentia behind one embedding model")
-    embedding_model = args.embedding_model or fit.get("embedding_model")
-    if not embedding_model:
-        raise ValueError("give --embedding-model: the registry name (or .pb) of the model that made the embeddings")
-    model_name = embedding_model_metadata(embedding_model)["name"]
-    base = args.name or Path(args.run_dir).resolve().name
-    tasks = [args.task] if args.task else list(classifier.encoders_)
-    for task in tasks:
-        suffix = "_" + str(task).replace("/", "_") if len(classifier.encoders_) > 1 else ""
-        dataset = {"name": Path(fit.get("ground_truth", {}).get("train", "")).name,
-                   "metrics": fit.get("test", {}).get(str(task), {})}
-        path = export_head(classifier, args.output, f"{base}{suffix}-{model_name}", embedding_model, task, dataset)
+    for path in export_fit(args.run_dir, args.output, args.name, args.embedding_model, args.task):
         print(f"exported {path} and {path.with_suffix('.json')}")
     return 0
 
@@ -257,11 +119,14 @@ def _predict(args):
     return 1 if len(failed) else 0
 
 
-def _add_data_options(parser, splits, several=False):
+def _add_data_options(parser, splits, several=False, audio=False):
     parser.add_argument("--config", metavar="YAML", help="options (and `classifier:` parameters) from a YAML file")
     parser.add_argument("--embeddings", nargs="+", metavar="SUMMARY",
                         help="summary.csv of `musiczoo extract` (or its folder)"
                              + ("; several: a stack" if several else ""))
+    if audio:
+        parser.add_argument("--audio", nargs="+", metavar="AUDIO",
+                            help="a fine-tuned classifier's input: audio files or folders (searched recursively)")
     parser.add_argument("--names", nargs="+", metavar="NAME",
                         help="names of the embedding sets (default: their folders)")
     for split in splits:
@@ -279,8 +144,15 @@ def _add_data_options(parser, splits, several=False):
     parser.add_argument("-o", "--output", metavar="OUT", help="output folder")
 
 
-def _add_classifier_options(parser):
+def _add_classifier_options(parser, finetune=False):
     group = parser.add_argument_group("classifier (defaults: the Discogs paper's protocol)")
+    if finetune:
+        group.add_argument("--classifier", dest="name", choices=("mlp", "finetune"),
+                           help="an MLP on the embeddings (default), or a zoo model fine-tuned end to end on --audio")
+        group.add_argument("--model", help="finetune: the registry model to fine-tune "
+                                           "(default playlist_co_embeddings-vggish)")
+        group.add_argument("--weights", metavar="PATH",
+                           help="finetune: a training run folder or .weights.h5 to start from (default: random init)")
     group.add_argument("--task", choices=("auto", "multilabel", "multiclass"), help="default: from the labels")
     group.add_argument("--epochs", type=int, help="default 30")
     group.add_argument("--hidden", type=int, help="hidden units (default 512)")
@@ -302,8 +174,8 @@ def add_commands(commands):
     fit = actions.add_parser("fit", help="fit a classifier (several --column: multi-task; several --embeddings: stack)",
                              description="Fit on --train (validate on --validation or a held-out share), evaluate on "
                                          "--test; write the classifier, history and test report to OUT.")
-    _add_data_options(fit, ("train", "validation", "test"), several=True)
-    _add_classifier_options(fit)
+    _add_data_options(fit, ("train", "validation", "test"), several=True, audio=True)
+    _add_classifier_options(fit, finetune=True)
     fit.add_argument("--embedding-model", metavar="MODEL", help="registry name (or .pb) that made the embeddings, "
                                                                 "recorded for export (default: the graph in the "
                                                                 "embeddings' extract.json)")
@@ -313,7 +185,7 @@ def add_commands(commands):
                                   description="Track-level metrics, per-class table (CSV, Markdown) and a PR-curve or "
                                               "confusion-matrix plot in OUT.")
     evaluate.add_argument("model", metavar="MODEL", help="a `downstream fit` folder or an exported head .pb")
-    _add_data_options(evaluate, ("test",))
+    _add_data_options(evaluate, ("test",), audio=True)
     evaluate.set_defaults(run=_evaluate)
 
     stack = actions.add_parser("stack", help="rank every combination of k embedding sets",

@@ -4,14 +4,10 @@ Training is patch-level (every patch carries its track's labels); predictions an
 track-level (patch activations averaged per track). ``X`` is a list of per-track arrays
 ``(patches, dim)`` as ``musiczoo extract`` writes them, or a 2-D array with ``groups``.
 """
-import json
 import math
-import tempfile
-from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
@@ -20,11 +16,6 @@ from musiczoo.downstream.labels import LABELS  # the task name of a single-task 
 from musiczoo.downstream.patches import Patches
 from musiczoo.downstream.targets import TargetEncoder
 from musiczoo.downstream.training import TrackValidation, fit_network
-from musiczoo.fileio import atomic_write
-
-STATE_FILE = "estimator.json"
-NETWORK_FILE = "network.keras"
-_CLASSES = {}
 
 
 class TrackPredictor:
@@ -93,16 +84,12 @@ class TrackPredictor:
 
 
 class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
-    """Fit a Keras network on patches with track-level validation; save and load.
+    """Fit a Keras network on patches with track-level validation.
 
     Subclasses define the parameters and three hooks: ``_network(features, outputs)``,
     ``_optimizer(steps_per_epoch)`` and ``_callbacks(monitor)``. Shared parameters:
     ``task``, ``epochs``, ``batch_size``, ``validation_size``, ``seed``, ``progress``.
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _CLASSES[cls.__name__] = cls
 
     def fit(self, X, y, groups=None, validation=None):
         """Fit on ``X`` and track labels ``y`` (label sets, an indicator matrix, or one label each).
@@ -165,38 +152,6 @@ class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
         """Keras ``[activations, penultimate]`` of one task (the only one by default), for export."""
         task = self.resolve_task(task)
         return network.head_model(self.network_, list(self.encoders_).index(task), self.encoders_[task].activation)
-
-    def save(self, path):
-        """Write ``path/estimator.json`` (parameters, classes, history) and ``path/network.keras``."""
-        self._check_fitted("network_")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {"estimator": type(self).__name__, "params": self.get_params(), "features": list(self.features_),
-                 "n_tracks": self.n_tracks_, "encoders": {task: e.to_dict() for task, e in self.encoders_.items()},
-                 "history": self.history_.to_dict("records")}
-        with tempfile.TemporaryDirectory(dir=path) as scratch:
-            self.network_.save(Path(scratch) / NETWORK_FILE)
-            atomic_write(path / NETWORK_FILE, (Path(scratch) / NETWORK_FILE).read_bytes())
-        atomic_write(path / STATE_FILE, json.dumps(state, indent=2, default=str).encode())
-        return path
-
-
-def load(path):
-    """A classifier saved with ``save(path)``, ready to predict."""
-    path = Path(path)
-    if not (path / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{path} is not a saved classifier: {STATE_FILE} is missing")
-    state = json.loads((path / STATE_FILE).read_text())
-    import musiczoo.downstream.finetune  # noqa: F401  (registers every classifier class)
-    import musiczoo.downstream.multitask  # noqa: F401
-
-    classifier = _CLASSES[state["estimator"]](**state["params"])
-    classifier.encoders_ = {task: TargetEncoder.from_dict(e) for task, e in state["encoders"].items()}
-    classifier.features_ = tuple(state["features"])
-    classifier.n_tracks_ = state["n_tracks"]
-    classifier.history_ = pd.DataFrame(state["history"])
-    classifier.network_ = keras.saving.load_model(path / NETWORK_FILE)
-    return classifier
 
 
 class EmbeddingClassifier(PatchClassifier):

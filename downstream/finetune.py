@@ -3,7 +3,6 @@
 Cyclical triangular learning rate between 1e-5 and 1e-4, early stopping after 10 epochs
 without improvement of the validation PR-AUC (average precision, track level), best weights.
 """
-import json
 from pathlib import Path
 
 import keras
@@ -11,7 +10,7 @@ import keras
 from musiczoo.downstream import network
 from musiczoo.downstream.estimator import PatchClassifier
 from musiczoo.zoo import registry
-from musiczoo.zoo.export import RUN_FILE, WEIGHTS_FILE
+from musiczoo.zoo.run import load_run
 
 
 @keras.saving.register_keras_serializable(package="musiczoo")
@@ -65,12 +64,10 @@ class FineTuneClassifier(PatchClassifier):
         return self.batch_size
 
     def _zoo_model(self):
-        overrides, head, weights = dict(self.backbone or {}), None, self.weights and Path(self.weights)
+        overrides, weights = dict(self.backbone or {}), self.weights and Path(self.weights)
         if weights and weights.is_dir():
-            run = json.loads((weights / RUN_FILE).read_text())
-            overrides, head = run.get("backbone", {}) | overrides, run.get("head")
-            weights = weights / WEIGHTS_FILE
-        zoo_model = registry.build(self.model, head=head, **overrides)
+            return load_run(weights, **overrides).model
+        zoo_model = registry.build(self.model, **overrides)
         if weights:
             zoo_model.load_weights(weights)
         return zoo_model

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musiczoo.train.build_jamendo import HEADER as JAMENDO_HEADER, TAG_SEPARATOR, read_jamendo_tsv
+from musiczoo.train.catalogues.jamendo import HEADER as JAMENDO_HEADER, TAG_SEPARATOR, read_jamendo_tsv
 
 
 LABELS = "labels"

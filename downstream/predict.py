@@ -14,7 +14,7 @@ import pandas as pd
 from musiczoo.downstream.estimator import LABELS, TrackPredictor
 from musiczoo.downstream.targets import TargetEncoder
 from musiczoo.extractors.extract import extract
-from musiczoo.extractors.graph import output_node
+from musiczoo.extractors.graph import node_name
 from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import registry
@@ -41,7 +41,7 @@ class Head(TrackPredictor):
                              f"{inference.get('algorithm')!r}, not TensorflowPredict2D")
         schema = self.metadata["schema"]
         self.input = schema["inputs"][0]["name"]
-        self.output = output_node(self.metadata, "predictions")
+        self.output = node_name(self.metadata, "predictions")
         self.features_ = (int(schema["inputs"][0]["shape"][-1]),)
         multiclass = self.output.endswith("Softmax") or self.metadata.get("type", "").startswith("multi-class")
         task = "multiclass" if multiclass else "multilabel"

@@ -45,17 +45,18 @@ def embed_file(path, graph, predict):
     return duration, predict(audio)
 
 
-def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essentia", metadata=None, progress=True):
+def extract(model, inputs, out_dir, node=None, batch_size=64, backend="essentia", metadata=None, progress=True):
     """Embed every audio file of ``inputs`` (files or folders, recursive) into ``out_dir``.
 
-    Returns the summary (also written to ``out_dir/summary.csv``): one row per file with its
-    status, duration, patch count, embedding size and ``.npy`` location, or its error;
-    ``out_dir/extract.json`` records the model, graph, output node and patching.
+    ``node`` is the graph node to read: an output purpose (``embeddings``, the default, or
+    ``predictions``) or a node name. Returns the summary (also written to ``out_dir/summary.csv``):
+    one row per file with its status, duration, patch count, embedding size and ``.npy`` location,
+    or its error; ``out_dir/extract.json`` records the model, graph, node and patching.
     """
     graph = load_graph(model, metadata)
     files = find_audio(inputs)
     out_dir = Path(out_dir)
-    predict = predictor(graph, output, batch_size, backend)
+    predict = predictor(graph, node, batch_size, backend)
     rows = []
     for path, name in progress_bar(list(zip(files, _relative_names(files))), desc=f"extract {graph.name}",
                            unit="file", disable=not progress):
@@ -70,7 +71,7 @@ def extract(model, inputs, out_dir, output=None, batch_size=64, backend="essenti
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     atomic_write(out_dir / SUMMARY_FILE, summary.to_csv(index=False).encode())
-    provenance = {"model": graph.name, "graph": str(graph.path.resolve()), "output": graph.output(output),
+    provenance = {"model": graph.name, "graph": str(graph.path.resolve()), "node": graph.node_name(node),
                   "backend": backend, "patch_size": graph.patch_size, "patch_hop_size": graph.patch_hop_size}
     atomic_write(out_dir / PROVENANCE_FILE, json.dumps(provenance, indent=2).encode())
     return summary

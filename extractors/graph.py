@@ -10,17 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from musiczoo.extractors.mel import MUSICNN, VGGISH, frame_count
+from musiczoo.extractors.mel import BACKENDS, FRONT_ENDS, frame_count
 from musiczoo.extractors.official import OFFICIAL_METADATA
 from musiczoo.runtime import essentia_standard
-
-# Essentia's wrapper defaults: mel front-end, patch size, patch hop.
-ALGORITHMS = {
-    "TensorflowPredictEffnetDiscogs": (MUSICNN, 128, 62),
-    "TensorflowPredictMusiCNN": (MUSICNN, 187, 93),
-    "TensorflowPredictVGGish": (VGGISH, 96, 93),
-}
-BACKENDS = ("essentia", "tensorflow")
+from musiczoo.zoo.families import AUDIO_WRAPPERS
 
 
 def patch_count(frames, size, hop):
@@ -44,22 +37,11 @@ def find_output(metadata, purpose):
     return next((o for o in metadata["schema"]["outputs"] if o.get("output_purpose") == purpose), None)
 
 
-def output_node(metadata, node=None):
-    """The node of an output purpose (``embeddings``, the default, or ``predictions``), or a node name as is."""
+def node_name(metadata, node=None):
+    """The graph node of ``node``: an output purpose (``embeddings``, the default, ``predictions``) or a name as is."""
     node = node or "embeddings"
     output = find_output(metadata, node)
     return output["name"] if output else node
-
-
-def wrapper_arguments(metadata):
-    """What the metadata's wrapper needs beyond ``graphFilename`` and ``output``.
-
-    ``patchSize`` where the graph's input is fixed at another length than the wrapper's default
-    (the zoo's VGGish: 256 frames, a flatten layer); nothing for a graph that takes any length.
-    """
-    algorithm = metadata["inference"]["algorithm"]
-    frames = metadata["schema"]["inputs"][0]["shape"][-2] if algorithm in ALGORITHMS else None
-    return {"patchSize": frames} if frames is not None and frames != ALGORITHMS[algorithm][1] else {}
 
 
 class Graph:
@@ -72,18 +54,20 @@ class Graph:
         self.metadata = metadata = metadata or read_metadata(self.path)
         inference = metadata["inference"]
         self.algorithm = inference["algorithm"]
-        if self.algorithm not in ALGORITHMS:
+        family = AUDIO_WRAPPERS.get(self.algorithm)
+        if family is None:
             raise ValueError(f"{self.path.name}: inference.algorithm {self.algorithm!r} runs no audio; "
-                             f"expected one of {sorted(ALGORITHMS)}")
-        self.mel, default_size, default_hop = ALGORITHMS[self.algorithm]
+                             f"expected one of {sorted(AUDIO_WRAPPERS)}")
+        self.mel = FRONT_ENDS[family.mel]
         self.input = metadata["schema"]["inputs"][0]["name"]
-        self.patch_size = inference.get("patch_size") or metadata["schema"]["inputs"][0]["shape"][-2] or default_size
-        self.patch_hop_size = inference.get("patch_hop_size") or default_hop
+        frames = metadata["schema"]["inputs"][0]["shape"][-2]
+        self.patch_size = inference.get("patch_size") or frames or family.patch_size
+        self.patch_hop_size = inference.get("patch_hop_size") or family.patch_hop_size
         self.name = metadata.get("name") or self.path.stem
 
-    def output(self, node=None):
-        """The node for an output purpose (``embeddings``, ``predictions``) or a node name as is."""
-        return output_node(self.metadata, node)
+    def node_name(self, node=None):
+        """The graph node of ``node``: an output purpose (``embeddings``, the default, ``predictions``) or a name."""
+        return node_name(self.metadata, node)
 
     def patches_for(self, n_samples):
         return patch_count(frame_count(self.mel, n_samples), self.patch_size, self.patch_hop_size)
@@ -97,18 +81,18 @@ class Graph:
         return graph_def
 
 
-def essentia_predictor(graph, output=None, batch_size=64):
+def essentia_predictor(graph, node=None, batch_size=64):
     """Essentia's wrapper algorithm for ``graph``: ``audio -> (patches, dim)``."""
-    params = dict(graphFilename=str(graph.path), input=graph.input, output=graph.output(output),
+    params = dict(graphFilename=str(graph.path), input=graph.input, output=graph.node_name(node),
                   patchSize=graph.patch_size, patchHopSize=graph.patch_hop_size, batchSize=batch_size)
     return getattr(essentia_standard(), graph.algorithm)(**params)
 
 
-def graph_function(graph, output=None):
-    """The frozen graph as a TensorFlow function: mel patches ``(batch, frames, bands)`` -> ``output``."""
+def graph_function(graph, node=None):
+    """The frozen graph as a TensorFlow function: mel patches ``(batch, frames, bands)`` -> ``node``."""
     import tensorflow as tf
 
-    fetch = graph.output(output)
+    fetch = graph.node_name(node)
     fetch = fetch if ":" in fetch else f"{fetch}:0"
     imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
     pruned = imported.prune(imported.graph.get_tensor_by_name(f"{graph.input}:0"),
@@ -116,13 +100,13 @@ def graph_function(graph, output=None):
     return lambda patches: pruned(tf.convert_to_tensor(patches, tf.float32))
 
 
-def tensorflow_predictor(graph, output=None, batch_size=64):
+def tensorflow_predictor(graph, node=None, batch_size=64):
     """The same computation in TensorFlow: mel, patches and graph in one ``tf.function``."""
     import tensorflow as tf
 
     from musiczoo.extractors.mel import tf_melspectrogram
 
-    run_graph = graph_function(graph, output)
+    run_graph = graph_function(graph, node)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
     def to_patches(audio):
@@ -139,11 +123,11 @@ def tensorflow_predictor(graph, output=None, batch_size=64):
     return predict
 
 
-def predictor(graph, output=None, batch_size=64, backend="essentia"):
-    """``audio -> (patches, dim)`` for ``graph`` on the chosen back-end."""
+def predictor(graph, node=None, batch_size=64, backend="essentia"):
+    """``audio -> (patches, dim)`` for ``graph`` on the chosen back-end, read at ``node`` (default: the embeddings)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     if batch_size < 1:  # Essentia's batchSize -1 or 0 means "all at once", which crashes EffnetDiscogs
         raise ValueError(f"the batch size must be 1 or more, not {batch_size}")
     make = essentia_predictor if backend == "essentia" else tensorflow_predictor
-    return make(graph, output, batch_size)
+    return make(graph, node, batch_size)

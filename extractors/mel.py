@@ -25,7 +25,7 @@ import numpy as np
 
 from musiczoo.runtime import essentia_standard
 
-BACKENDS = ("essentia", "tensorflow")
+BACKENDS = ("essentia", "tensorflow")  # who computes: Essentia's algorithms, or the same in TensorFlow ops
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ VGGISH = MelSpec(
     warping="htkMel", weighting="warping", normalize="unit_max", band_type="magnitude",
     log_scale=1.0, log_shift=0.01, log="ln",
 )
+FRONT_ENDS = {spec.name: spec for spec in (MUSICNN, VGGISH)}  # the ``mel`` of each family in zoo.families
 
 
 def _real(formula):

@@ -2,19 +2,20 @@
 
 The Python is the one Essentia's documentation shows for its own models: MonoLoader at the
 model's sample rate, then the wrapper of ``inference.algorithm`` with ``graphFilename`` and the
-output node, plus only what :func:`~musiczoo.extractors.graph.wrapper_arguments` says the graph
+output node, plus only what :func:`~musiczoo.zoo.families.wrapper_arguments` says the graph
 needs. A classifier head runs on the embeddings of its embedding model, which comes first.
 """
 import json
 import shlex
 
-from musiczoo.extractors.graph import ALGORITHMS, find_output, output_node, wrapper_arguments
+from musiczoo.extractors.graph import find_output, node_name
+from musiczoo.zoo.families import AUDIO_WRAPPERS, wrapper_arguments
 
 AUDIO = "audio.wav"  # the file the printed code and commands read
 
 
-def _call(graph_path, metadata, output):
-    arguments = {"graphFilename": str(graph_path), "output": output_node(metadata, output),
+def _call(graph_path, metadata, node):
+    arguments = {"graphFilename": str(graph_path), "output": node_name(metadata, node),
                  **wrapper_arguments(metadata)}
     listed = ", ".join(f"{key}={json.dumps(value)}" for key, value in arguments.items())
     return f"{metadata['inference']['algorithm']}({listed})"
@@ -27,9 +28,10 @@ def _width(metadata, purpose):
 def _patching_note(metadata):
     """A comment when ``musiczoo extract`` cuts other patches than the call (the trained length, its hop)."""
     inference = metadata["inference"]
-    _, size, hop = ALGORITHMS[inference["algorithm"]]
-    called = {"patchSize": size, "patchHopSize": hop} | wrapper_arguments(metadata)
-    zoo = {"patchSize": inference.get("patch_size") or size, "patchHopSize": inference.get("patch_hop_size") or hop}
+    family = AUDIO_WRAPPERS[inference["algorithm"]]
+    called = {"patchSize": family.patch_size, "patchHopSize": family.patch_hop_size} | wrapper_arguments(metadata)
+    zoo = {"patchSize": inference.get("patch_size") or family.patch_size,
+           "patchHopSize": inference.get("patch_hop_size") or family.patch_hop_size}
     differ = ", ".join(f"{key}={value}" for key, value in zoo.items() if called[key] != value)
     return [f"# `musiczoo extract` cuts the trained patches: add {differ} for the same rows"] if differ else []
 
@@ -54,7 +56,7 @@ def essentia_snippet(graph_path, metadata, embedding=None):
         lines += [f"model = {_call(graph_path, metadata, 'embeddings')}",
                   f"embeddings = model(audio)  # (patches, {_width(metadata, 'embeddings')})"]
         if find_output(metadata, "predictions"):
-            lines.append(f'# output="{output_node(metadata, "predictions")}": the predictions '
+            lines.append(f'# output="{node_name(metadata, "predictions")}": the predictions '
                          f'({_width(metadata, "predictions")} per patch)')
     return "\n".join(lines + _patching_note(audio_metadata))
 
@@ -62,7 +64,7 @@ def essentia_snippet(graph_path, metadata, embedding=None):
 def musiczoo_commands(model, metadata):
     """The musiczoo commands that run ``model`` (a registry name or a ``.pb``) on ``audio.wav``."""
     model = shlex.quote(str(model))
-    if metadata["inference"]["algorithm"] not in ALGORITHMS:  # a head, on its embedding model's output
+    if metadata["inference"]["algorithm"] not in AUDIO_WRAPPERS:  # a head, on its embedding model's output
         return f"musiczoo predict {model} {AUDIO}"
     commands = [f"musiczoo extract {model} {AUDIO} -o embeddings"]
     if metadata.get("classes") or metadata.get("type") == "auto-tagging":  # a tagger (pretrained: classes on import)

@@ -5,7 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli")
+from musiczoo.runtime import quiet_tensorflow_start
+
+COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli", "musiczoo.downstream.benchmark.cli")
 
 
 def _report(table, done):
@@ -20,7 +22,7 @@ def _report(table, done):
 def _extract(args):
     from musiczoo.extractors.extract import extract
 
-    summary = extract(args.model, args.inputs, args.output, output=args.output_node, batch_size=args.batch_size,
+    summary = extract(args.model, args.inputs, args.output, node=args.node, batch_size=args.batch_size,
                       backend=args.backend, metadata=args.metadata)
     return _report(summary, f"embedded into {args.output}/ (summary: {args.output}/summary.csv)")
 
@@ -71,9 +73,10 @@ def _models_list(args):
 
 def _embedding_model(graph, metadata):
     """``(path, metadata)`` of a head's embedding model; None for a model that runs on audio."""
-    from musiczoo.extractors.graph import ALGORITHMS, read_metadata
+    from musiczoo.extractors.graph import read_metadata
+    from musiczoo.zoo.families import AUDIO_WRAPPERS
 
-    if metadata["inference"]["algorithm"] in ALGORITHMS:
+    if metadata["inference"]["algorithm"] in AUDIO_WRAPPERS:
         return None
     from musiczoo.downstream.predict import Head  # imports Keras: heads only
 
@@ -108,18 +111,22 @@ def _demo(args):
     from musiczoo.demo import demo
 
     result = demo(args.output, tracks=args.tracks, seconds=args.seconds, epochs=args.epochs, workers=args.workers)
-    print(f"\ndemo done in {args.output}/: {result['tracks']} tracks; composer-century accuracy "
-          f"{result['accuracy']:.3f} (majority baseline {result['baseline']:.3f})")
+    print(f"\ndemo done in {args.output}/: {result['tracks']} tracks, {result['held_out']} held out; held-out "
+          f"composer-century accuracy {result['accuracy']:.3f} (majority baseline {result['baseline']:.3f}); "
+          f"benchmark: {args.output}/report.html")
     return 0
 
 
 def parser():
+    from musiczoo.extractors.mel import BACKENDS
     from musiczoo.zoo import registry
 
     main = argparse.ArgumentParser(
         prog="musiczoo",
         description="Train, export and serve music-audio embedding models for Essentia.",
     )
+    main.add_argument("-v", "--verbose", action="store_true",
+                      help="also show TensorFlow's native start-up lines (CUDA probing, absl)")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     extract = commands.add_parser(
@@ -131,9 +138,10 @@ def parser():
                                         "or a .pb with its .json beside it")
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
     extract.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
-    extract.add_argument("--output-node", help="graph node to read (default: the embeddings output of the metadata)")
+    extract.add_argument("--node", help="graph node to read: an output purpose (embeddings, predictions) or a node "
+                                         "name (default: the embeddings output of the metadata)")
     extract.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
-    extract.add_argument("--backend", choices=("essentia", "tensorflow"), default="essentia",
+    extract.add_argument("--backend", choices=BACKENDS, default="essentia",
                          help="essentia: Essentia's own wrapper (default); tensorflow: mel + graph in TensorFlow")
     extract.add_argument("--metadata", metavar="JSON", help="Essentia metadata of the graph, if not beside the .pb")
     extract.set_defaults(run=_extract)
@@ -188,9 +196,11 @@ def parser():
 
     demo = commands.add_parser(
         "demo", help="the whole zoo end to end on the embedded music21 data",
-        description="Render music21 scores to audio, compute features, train a small COLA model, export it "
-                    "to Essentia, embed the audio through Essentia and fit a downstream classifier. "
-                    "Resumes what an earlier run into the same folder finished.")
+        description="Render music21 scores to audio, compute features, hold out 30% of the works, train a small "
+                    "COLA model on the rest, export it to Essentia, embed the audio through Essentia, fit a "
+                    "downstream classifier, and benchmark the model next to mel-stats, random-init and msd-musicnn "
+                    "on the held-out works (OUT/report.html). Resumes what an earlier run into the same folder "
+                    "finished.")
     demo.add_argument("-o", "--output", default="demo", help="output folder (default ./demo)")
     demo.add_argument("--tracks", type=int, default=120, help="music21 scores to render (default 120)")
     demo.add_argument("--seconds", type=float, default=20.0, help="excerpt length (default 20 s)")
@@ -205,6 +215,8 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if not args.verbose:
+        quiet_tensorflow_start()
     try:
         return args.run(args)
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as error:

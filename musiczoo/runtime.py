@@ -1,14 +1,24 @@
-"""The one module that loads Essentia and TensorFlow, in an order that never aborts.
+"""The one module that loads Essentia and TensorFlow: in an order that never aborts, and quietly.
 
 essentia-tensorflow bundles its own TensorFlow C library. Loading it after the Python
 `tensorflow` package aborts the process (``Op with name Bitcast ... ALREADY_EXISTS``), so
 Essentia is loaded with ``RTLD_DEEPBIND | RTLD_LOCAL``: its symbols stay private and either
 import order works. ``musiczoo/__init__`` calls :func:`essentia_standard` first, so every
 musiczoo module is safe whatever the user imported before.
+
+TensorFlow's C++ start-up lines (absl's ``All log messages before absl::InitializeLog()``, CUDA
+probing, ``failed call to cuInit``) go straight to file descriptor 2 before any log level
+applies, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them. :func:`quiet_tensorflow_start` sends
+them to /dev/null, whoever imports TensorFlow first; the ``musiczoo`` command calls it unless
+``-v`` is given.
 """
+import contextlib
 import functools
+import importlib.abc
+import importlib.util
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,3 +41,61 @@ def essentia_standard():
     finally:
         sys.setdlopenflags(flags)
     return essentia.standard
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 on /dev/null meanwhile: what C and C++ code writes there is lost.
+
+    Python warnings issued meanwhile are held and shown once the descriptor is back (the
+    warning filters are left alone: an import may add its own); an exception propagates as usual.
+    """
+    held = []
+
+    def hold(*warning):
+        held.append(warning)
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    show, warnings.showwarning = warnings.showwarning, hold
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if warnings.showwarning is hold:
+            warnings.showwarning = show
+        for warning in held:
+            show(*warning)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A one-time import hook: ``tensorflow`` is found as usual, then run (and its devices probed) silenced."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None:
+            self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader
+        with native_stderr_silenced():
+            self.loader.exec_module(module)
+            module.config.list_physical_devices()  # the CUDA probe, which prints the last start-up lines
+
+
+def quiet_tensorflow_start():
+    """Silence TensorFlow's native start-up lines in this process (nothing to do once it is loaded)."""
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())

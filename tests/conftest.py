@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import musiczoo  # noqa: F401  (loads Essentia before TensorFlow)
-from musiczoo.extractors.audio import load_audio
+from musiczoo.extractors.audio import SAMPLE_RATE, load_audio
+from musiczoo.runtime import essentia_standard
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLIPS = SHARED_DATA / "clips"
@@ -17,6 +18,13 @@ def require(path):
     """Skip the test with a clear reason when a piece of ../shared/data is absent."""
     if not path.exists():
         pytest.skip(f"needs {path} (the shared data beside the checkout)")
+    return path
+
+
+def write_wav(path, audio, sample_rate=SAMPLE_RATE):
+    """A mono float32 wav written by Essentia's MonoWriter; returns ``path``."""
+    essentia_standard().MonoWriter(filename=str(path), sampleRate=sample_rate, format="wav")(
+        np.asarray(audio, np.float32))
     return path
 
 

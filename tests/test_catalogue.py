@@ -1,9 +1,13 @@
 """The catalogue schema and its builders, each on real material with small limits."""
+import argparse
 import hashlib
+import inspect
 import math
 import os
 import time
 
+import mutagen.easyid3
+import mutagen.flac
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,19 +16,23 @@ from conftest import SHARED_DATA, require
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
 from musiczoo.runtime import essentia_standard
-from musiczoo.train import build_music21 as music21_builder
-from musiczoo.train.build_asap import build_asap, maestro_recital, performer
-from musiczoo.train.build_jamendo import build_jamendo
-from musiczoo.train.catalogue import (CatalogueError, catalogue_frame, read_catalogue, validate,
-                                      write_catalogue)
-from musiczoo.train.composers import LIFE_DATES, find_composer, read_composer_tsv, work_year
-from musiczoo.train.isolation import run_isolated
-from musiczoo.train.render import seeded_rank
+from musiczoo.train.catalogues import SOURCES
+from musiczoo.train.catalogues import music21_corpus as music21_builder
+from musiczoo.train.catalogues.asap import build_asap, maestro_recital, performer
+from musiczoo.train.catalogues.audio_info import audio_tags
+from musiczoo.train.catalogues.composers import LIFE_DATES, find_composer, read_composer_tsv, work_year
+from musiczoo.train.catalogues.folder import build_folder
+from musiczoo.train.catalogues.isolation import run_isolated
+from musiczoo.train.catalogues.jamendo import build_jamendo
+from musiczoo.train.catalogues.render import seeded_rank
+from musiczoo.train.catalogues.schema import (CatalogueError, catalogue_frame, hold_out, read_catalogue, validate,
+                                              write_catalogue)
 
 ASAP = SHARED_DATA / "asap"
 COMPOSERS_TSV = SHARED_DATA / "composers" / "composers_manually_checked.tsv"
 JAMENDO = SHARED_DATA / "mtg-jamendo" / "split-0"
 DISCOGS = SHARED_DATA / "discogs-sample"
+GAMEMUSIC = SHARED_DATA / "gamemusic"
 SR = 16000
 
 
@@ -35,6 +43,11 @@ def write_wav(path, audio):
 
 def tone(seconds, frequency=440.0):
     return 0.5 * np.sin(2 * np.pi * frequency * np.arange(int(seconds * SR)) / SR)
+
+
+def known(value):
+    """A catalogue value, None when missing (NA, NaN or None)."""
+    return None if value is None or pd.isna(value) else value
 
 
 def mtimes(folder):
@@ -74,6 +87,19 @@ def test_validate_names_every_problem():
     message = str(error.value)
     assert "artists: expected a list of strings" in message and "['a']" in message
     assert "year: expected an integer or null" in message and "path: expected an absolute path" in message
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+def test_every_source_is_a_build_command_around_its_call(capsys):
+    for kind, source in SOURCES.items():
+        parameters = inspect.signature(source.builder()).parameters
+        parser = argparse.ArgumentParser()
+        dests = {parser.add_argument(*flags, **options).dest for flags, options in source.arguments}
+        assert dests | {"out_dir"} <= set(parameters), f"{kind}: arguments {dests} not all parameters of {source.call}"
+    with pytest.raises(SystemExit):
+        main(["data", "build", "--help"])
+    assert set(SOURCES) <= set(capsys.readouterr().out.split())
 
 
 # --- composers ------------------------------------------------------------------------------------
@@ -197,6 +223,67 @@ def test_folder_build_reads_metadata_and_excludes_bad_files(tmp_path):
     assert reasons[str(audio / "unlisted.wav")] == "not in the metadata table"
 
 
+def test_folder_build_reads_embedded_tags_of_real_recordings(tmp_path):
+    catalogue, excluded = build_folder(require(GAMEMUSIC) / "audio", tmp_path / "tags")
+    reference = pd.read_csv(GAMEMUSIC / "catalogue.csv", dtype=str, keep_default_na=False)
+    assert len(catalogue) == len(reference) and excluded.empty
+    rows = catalogue.set_index("track_id")
+    tagged = reference[reference.attribution_source == "tag"]  # the data set's own reading of the tags
+    assert len(tagged) > 40
+    for entry in tagged.itertuples():
+        row = rows.loc[entry.path.removeprefix("audio/")]
+        assert row.artists == [entry.artist_tag] and row.releases == ([entry.album] if entry.album else [])
+        assert row.tags == ([f"genre---{entry.genre}"] if entry.genre else [])
+        assert known(row.title) == (entry.title or None)
+        assert known(row.year) == (int(entry.year) if entry.year else None)
+    assert rows.loc["asc-music/frontiers.mp3"].artists == []  # an untagged MP3
+    assert known(rows.loc["xmoto-data/MadeiraStew.ogg"].year) is None  # DATE=jan08: no year
+    # a table wins over the tags for its columns (artists), the tags fill the others
+    (tmp_path / "meta.csv").write_text("path,artists\nopenclonk-data/Cavern.ogg,K-Pone\n")
+    catalogue, excluded = build_folder(GAMEMUSIC / "audio", tmp_path / "both", metadata=tmp_path / "meta.csv")
+    cavern = catalogue.iloc[0]
+    assert len(catalogue) == 1 and cavern.artists == ["K-Pone"]
+    assert (cavern.releases, cavern.year, cavern.title) == (["OpenClonk"], 2016, "Cavern")
+    assert (excluded.reason == "not in the metadata table").sum() == len(reference) - 1
+
+
+def test_folder_build_reads_tags_written_into_synthesised_files(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for name in ("vorbis.flac", "id3.mp3", "plain.wav"):
+        essentia_standard().MonoWriter(filename=str(audio / name), sampleRate=SR, format=name.split(".")[1])(
+            tone(2).astype(np.float32))
+    flac = mutagen.flac.FLAC(audio / "vorbis.flac")  # Vorbis comments, several values per field
+    flac.update({"artist": ["Nina Simone", "Duke Ellington"], "album": "Live", "date": "1962-05-01",
+                 "genre": ["Jazz", "Blues"], "title": "One"})
+    flac.save()
+    mp3 = mutagen.easyid3.EasyID3(audio / "id3.mp3")  # ID3v2.4
+    mp3.update({"artist": ["Nina Simone"], "album": "Live", "date": "1962", "genre": "Jazz", "title": "Two"})
+    mp3.save()
+    # an ID3 header of a version that does not exist: tags unreadable, audio still decodable
+    (audio / "badtags.mp3").write_bytes(b"ID3\x05\x00\x00\x00\x00\x00\x10" + bytes(16)
+                                        + (audio / "id3.mp3").read_bytes())
+    assert audio_tags(audio / "badtags.mp3") == {} and audio_tags(audio / "plain.wav") == {}
+    assert main(["data", "build", "folder", str(audio), "-o", str(tmp_path / "out")]) == 0
+    rows = read_catalogue(tmp_path / "out" / "catalogue.parquet").set_index("track_id")
+    assert sorted(rows.index) == ["badtags.mp3", "id3.mp3", "plain.wav", "vorbis.flac"]
+    one, two = rows.loc["vorbis.flac"], rows.loc["id3.mp3"]
+    assert one.artists == ["Nina Simone", "Duke Ellington"] and one.tags == ["genre---Jazz", "genre---Blues"]
+    assert (one.releases, one.year, one.title) == (["Live"], 1962, "One")
+    assert (two.artists, two.releases, two.tags, two.year, two.title) == (
+        ["Nina Simone"], ["Live"], ["genre---Jazz"], 1962, "Two")
+    for name in ("badtags.mp3", "plain.wav"):
+        assert rows.loc[name].artists == [] and known(rows.loc[name].year) is known(rows.loc[name].title) is None
+    # --no-tags ignores them; a table's columns win, an empty cell included
+    assert main(["data", "build", "folder", str(audio), "--no-tags", "-o", str(tmp_path / "untagged")]) == 0
+    assert read_catalogue(tmp_path / "untagged" / "catalogue.parquet").artists.tolist() == [[]] * 4
+    (tmp_path / "meta.csv").write_text("path,artists,year\nvorbis.flac,Someone Else,\nid3.mp3,,1970\n")
+    catalogue, _ = build_folder(audio, tmp_path / "table", metadata=tmp_path / "meta.csv")
+    one, two = catalogue.set_index("track_id").loc[["vorbis.flac", "id3.mp3"]].itertuples(index=False)
+    assert one.artists == ["Someone Else"] and known(one.year) is None and one.releases == ["Live"]
+    assert two.artists == [] and two.year == 1970 and two.title == "Two"
+
+
 def test_jamendo_split0_merges_tags_across_tsvs(tmp_path):
     tsvs = sorted(require(JAMENDO).glob("*.tsv"))
     catalogue, excluded = build_jamendo(tsvs, tmp_path / "all", tmp_path / "audio", allow_missing_audio=True)
@@ -250,3 +337,17 @@ def test_discogs_sample_pools_metadata_over_master(tmp_path):
     assert reasons["unknown.wav"] == "release 999999999 not in the dump"
     assert reasons["badposition.wav"] == "no track Z9 on release 7697991"
     assert reasons["missing.wav"] == "audio missing"
+
+
+def test_hold_out_keeps_each_work_on_one_side():
+    frame = catalogue_frame([{"track_id": f"t{i}", "path": f"/a/{i}.wav", "releases": [f"w{i // 3}"]}
+                             for i in range(30)] + [{"track_id": "lone", "path": "/a/lone.wav"}])
+    kept, held = hold_out(frame, 0.3, by="releases", seed=1)
+    assert len(kept) + len(held) == len(frame)
+
+    def works(part):
+        return {r[0] if r else t for r, t in zip(part.releases, part.track_id)}
+
+    assert not works(kept) & works(held)
+    assert len(works(held)) == 3  # 30% of the 11 works (10 of three tracks, and the lone track)
+    assert hold_out(frame, 0.3, by="releases", seed=1)[1].track_id.tolist() == held.track_id.tolist()

@@ -10,8 +10,9 @@ from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_sco
 
 from conftest import SHARED_DATA, require
 from musiczoo.downstream import (EmbeddingClassifier, MultiTaskClassifier, acc_x, concatenate, evaluate,
-                                 evaluate_stacks, label_triplets, load, nearest_neighbour_accuracy,
-                                 read_ground_truth, read_jamendo, triplet_similarity, write_evaluation)
+                                 evaluate_stacks, label_triplets, load_classifier, nearest_neighbour_accuracy,
+                                 read_ground_truth, read_jamendo, save_classifier, triplet_similarity,
+                                 write_evaluation)
 from musiczoo.downstream.embeddings import load_labelled, match_embeddings, read_summary
 from musiczoo.downstream.labels import GroundTruth
 from musiczoo.downstream.patches import Patches
@@ -105,7 +106,7 @@ def test_scikit_learn_estimator_api(multilabel_fit, tmp_path):
     assert copy.hidden == 64 and not hasattr(copy, "network_")
     with pytest.raises(NotFittedError):
         copy.predict(X_test)
-    restored = load(classifier.save(tmp_path / "saved"))
+    restored = load_classifier(save_classifier(classifier, tmp_path / "saved"))
     np.testing.assert_allclose(restored.predict_proba(X_test), classifier.predict_proba(X_test), atol=1e-6)
     assert restored.get_params() == params and list(restored.classes_) == list(classifier.classes_)
 

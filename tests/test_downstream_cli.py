@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from musiczoo.cli import main
-from musiczoo.downstream import export_head, load
+from musiczoo.downstream import export_head, load_classifier
 from test_downstream import blobs, write_summary
 
 EMBEDDER = "playlist_co_embeddings-vggish"  # 128-d embeddings in the registry
@@ -69,7 +69,7 @@ def test_multitask_from_catalogue_columns(tmp_path):
     assert main(["downstream", "export", str(run), "-o", str(tmp_path / "heads"), "--name", "toy",
                  "--embedding-model", "no-such-model"]) == 2
     with pytest.raises(ValueError, match="8-d embeddings"):  # the registry's vggish gives 128-d
-        export_head(load(run), tmp_path, "toy", EMBEDDER, task="genre")
+        export_head(load_classifier(run), tmp_path, "toy", EMBEDDER, task="genre")
 
 
 def test_stack_ranks_every_pair(tmp_path, dataset, capsys):

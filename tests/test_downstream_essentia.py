@@ -123,7 +123,7 @@ def direct_essentia(graph, audio_path):
     meta = Graph(graph)
     wrapper = getattr(essentia_standard(), meta.algorithm)
     audio = load_audio(audio_path)
-    return wrapper(graphFilename=str(graph), output=meta.output(), patchSize=meta.patch_size,
+    return wrapper(graphFilename=str(graph), output=meta.node_name(), patchSize=meta.patch_size,
                    patchHopSize=meta.patch_hop_size)(audio)
 
 

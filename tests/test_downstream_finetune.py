@@ -5,10 +5,15 @@ import keras
 import numpy as np
 import pytest
 
-from musiczoo.downstream import FineTuneClassifier
+from conftest import write_wav
+from musiczoo.cli import main
+from musiczoo.downstream import FineTuneClassifier, load_classifier, load_fit
+from musiczoo.downstream.inputs import mel_patches
+from musiczoo.extractors.audio import SAMPLE_RATE, load_audio
+from musiczoo.extractors.mel import MUSICNN, melspectrogram
 from musiczoo.downstream.finetune import TriangularSchedule
 from musiczoo.zoo import registry
-from musiczoo.zoo.export import RUN_FILE, WEIGHTS_FILE
+from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE
 
 MODEL, SMALL = "playlist_co_embeddings-vggish", {"width": 0.125}
 
@@ -53,3 +58,55 @@ def test_starts_from_a_training_run(tmp_path):
     patches = np.random.default_rng(0).gamma(2.0, 0.5, size=(2, 256, 96)).astype(np.float32)
     backbone = keras.Model(network.input, network.get_layer("logits_0").input)
     np.testing.assert_allclose(backbone(patches), trained(patches)[1], atol=1e-5)
+
+
+def write_tones(folder, count, seconds=4.5, seed=0):
+    """``count`` wavs, a low or a high tone in noise (one 256-frame patch each); returns their labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    labels = {}
+    for index in range(count):
+        labels[f"tone{index:02d}"] = "high" if index % 2 else "low"
+        audio = 0.3 * np.sin(2 * np.pi * (2000 if index % 2 else 200) * time) + 0.02 * rng.normal(size=time.size)
+        write_wav(folder / f"tone{index:02d}.wav", audio)
+    return labels
+
+
+def test_mel_patches_are_the_models_patches(tmp_path):
+    path = write_wav(tmp_path / "long.wav", np.random.default_rng(0).normal(0, 0.1, 7 * SAMPLE_RATE))
+    patches = mel_patches(path, MODEL)  # 439 frames: patches at 0 and 128 (256 frames, hop 128)
+    mel = melspectrogram(load_audio(path), MUSICNN)
+    assert patches.shape == (2, 256, 96)
+    np.testing.assert_array_equal(patches[1], mel[128:384])
+    with pytest.raises(ValueError, match="too short: 64 mel frames, less than one 256-frame patch"):
+        mel_patches(write_wav(tmp_path / "short.wav", np.full(16000, 0.1)), MODEL)
+
+
+def test_fine_tunes_from_the_command_line(tmp_path, capsys):
+    labels = write_tones(tmp_path / "audio", 12)
+    ids = list(labels)
+    for split, chosen in (("train", ids[:8]), ("test", ids[8:])):
+        (tmp_path / f"{split}.csv").write_text("id,label\n" + "".join(f"{i},{labels[i]}\n" for i in chosen))
+    keras.utils.set_random_seed(1)
+    registry.build(MODEL, **SMALL).save_weights(tmp_path / "start.weights.h5")
+    config = tmp_path / "fit.yaml"  # relative paths, the weights' too, are relative to the file
+    config.write_text("audio: audio\ntrain: train.csv\ntest: test.csv\noutput: run\n"
+                      f"classifier: {{name: finetune, model: {MODEL}, backbone: {{width: 0.125}}, "
+                      "weights: start.weights.h5, epochs: 2, batch_size: 4, validation_size: 0.25}\n")
+    assert main(["downstream", "fit", "--config", str(config)]) == 0
+    assert "fitted FineTuneClassifier on 8 tracks (2 epochs)" in capsys.readouterr().out
+    fit = load_fit(tmp_path / "run")
+    assert isinstance(fit.classifier, FineTuneClassifier)
+    assert fit.classifier.weights == str(tmp_path / "start.weights.h5")
+    assert fit.record["model"] == MODEL and len(fit.record["audio"]) == 1 and "accuracy" in fit.record["test"]["labels"]
+    assert (tmp_path / "run" / "test" / "confusion.png").is_file()
+
+    assert main(["downstream", "evaluate", str(tmp_path / "run"), "--audio", str(tmp_path / "audio"),
+                 "--test", str(tmp_path / "test.csv"), "-o", str(tmp_path / "eval")]) == 0
+    evaluated = (tmp_path / "eval" / "metrics.csv").read_text()
+    assert evaluated == (tmp_path / "run" / "test" / "metrics.csv").read_text()
+    X = [mel_patches(tmp_path / "audio" / f"{i}.wav", MODEL) for i in ids[8:]]
+    np.testing.assert_allclose(load_classifier(tmp_path / "run").predict_proba(X), fit.classifier.predict_proba(X))
+    assert main(["downstream", "export", str(tmp_path / "run"), "-o", str(tmp_path / "heads")]) == 2
+    assert "takes mel patches, not embeddings" in capsys.readouterr().err

@@ -22,11 +22,12 @@ import keras
 from conftest import MUSICNN_GRAPH, relative_error, require
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
-from musiczoo.extractors.graph import ALGORITHMS, patch_count
+from musiczoo.extractors.graph import patch_count
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
 from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry
+from musiczoo.zoo.families import AUDIO_WRAPPERS
 from test_downstream import blobs
 from test_initialisation import TINY
 
@@ -96,8 +97,8 @@ class Case:
 
     def patches(self, audio):
         """The mel patches the wrapper cuts from ``audio`` with its defaults (and ``extra``)."""
-        _, size, hop = ALGORITHMS[self.metadata["inference"]["algorithm"]]
-        return cut(audio, self.extra.get("patchSize", size), hop)
+        family = AUDIO_WRAPPERS[self.metadata["inference"]["algorithm"]]
+        return cut(audio, self.extra.get("patchSize", family.patch_size), family.patch_hop_size)
 
 
 def keras_reference(model, entry, overrides, dtype="float64"):

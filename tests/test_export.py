@@ -13,6 +13,7 @@ from musiczoo.extractors.graph import patch_count
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry
+from musiczoo.zoo.run import write_run
 
 TOLERANCE = 1e-5
 NOISE_FACTOR = 3
@@ -151,10 +152,8 @@ def test_export_run_directory(tmp_path, clip_audio):
     keras.utils.set_random_seed(3)
     model = registry.build(name, **overrides)
     (tmp_path / "run").mkdir()
-    model.save_weights(tmp_path / "run" / export.WEIGHTS_FILE)
-    run = {"model": name, "backbone": overrides,
-           "metadata": {"dataset": {"name": "unit-test catalogue", "size": "3 tracks"}, "version": "2"}}
-    (tmp_path / "run" / export.RUN_FILE).write_text(json.dumps(run))
+    write_run(tmp_path / "run", model, name, backbone=overrides,
+              metadata={"dataset": {"name": "unit-test catalogue", "size": "3 tracks"}, "version": "2"})
     assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "out")]) == 0
     graph = tmp_path / "out" / f"{name}.pb"
     meta = json.loads(graph.with_suffix(".json").read_text())
@@ -163,6 +162,11 @@ def test_export_run_directory(tmp_path, clip_audio):
     _, _, _, embeddings = keras_outputs(model, audio, 128)
     essentia = official_call(registry.get(name), graph, "model/dense/BiasAdd")(audio)
     assert relative_error(essentia, embeddings) <= TOLERANCE
+
+
+def test_export_run_needs_a_run_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a training run: no run.json or model.weights.h5"):
+        export.export_run(tmp_path)
 
 
 def test_atomic_write_keeps_old_file_on_crash(tmp_path, monkeypatch):

@@ -53,13 +53,13 @@ def test_reference_musicnn_matches_direct_essentia_call(audio_dir, musicnn_metad
     assert {p.name for p in (tmp_path / "sub").iterdir()} == {n.split("/")[-1] for n in summary.embeddings[1:]}
 
 
-def test_output_node_and_backends(audio_dir, tmp_path):
-    """--output-node picks the predictions; the TensorFlow back-end gives the same numbers.
+def test_node_and_backends(audio_dir, tmp_path):
+    """``node`` picks the predictions; the TensorFlow back-end gives the same numbers.
 
     No metadata is given: the official model's is known by its file name.
     """
     graph = require(MUSICNN_GRAPH)
-    runs = {backend: extract(graph, [audio_dir], tmp_path / backend, output="model/Sigmoid", backend=backend,
+    runs = {backend: extract(graph, [audio_dir], tmp_path / backend, node="model/Sigmoid", backend=backend,
                              progress=False) for backend in ("essentia", "tensorflow")}
     for row in runs["essentia"].itertuples():
         reference = np.load(tmp_path / "essentia" / row.embeddings)
@@ -76,7 +76,7 @@ def test_zoo_model_by_registry_name(audio_dir, tmp_path):
     api = extract("discogs_track_embeddings-effnet", [audio_dir], tmp_path / "api", batch_size=8, progress=False)
     assert (api.patches == 7).all() and (api.dim == 1280).all()  # 8 s -> 501 frames -> 7 patches
     provenance = json.loads((tmp_path / "api" / "extract.json").read_text())
-    assert provenance["model"] == "discogs_track_embeddings-effnet" and provenance["output"] == "PartitionedCall:1"
+    assert provenance["model"] == "discogs_track_embeddings-effnet" and provenance["node"] == "PartitionedCall:1"
     for name in api.embeddings:
         np.testing.assert_array_equal(np.load(tmp_path / "cli" / name), np.load(tmp_path / "api" / name))
 

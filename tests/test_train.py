@@ -15,9 +15,9 @@ from conftest import clip_paths
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
 from musiczoo.runtime import essentia_standard
-from musiczoo.train.catalogue import catalogue_frame, write_catalogue
+from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
 from musiczoo.train.store import build_store
-from musiczoo.zoo import export
+from musiczoo.zoo.run import WEIGHTS_FILE
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 # Small enough for CI: reduced widths, tiny batches, two steps of two epochs.
@@ -129,7 +129,7 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path):
     import h5py
 
     def weights(run):
-        with h5py.File(run / export.WEIGHTS_FILE) as file:
+        with h5py.File(run / WEIGHTS_FILE) as file:
             arrays = []
             file.visititems(lambda name, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
             return arrays

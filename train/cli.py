@@ -1,6 +1,9 @@
 """`musiczoo` commands of `train`: the `data` group (`data build KIND`, `data features`, `data info`) and `train`."""
 import os
+from functools import partial
 from pathlib import Path
+
+from musiczoo.train.catalogues import SOURCES
 
 
 def add_commands(commands):
@@ -10,59 +13,43 @@ def add_commands(commands):
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     add_build_commands(data_commands)
     add_store_commands(data_commands)
+    add_split_command(data_commands)
     add_train_command(commands)
 
 
-def _report(args, catalogue, excluded):
-    print(f"{len(catalogue)} tracks in {args.output}/catalogue.parquet; {len(excluded)} excluded "
-          f"(reasons in {args.output}/excluded.csv)")
+def _split(args):
+    from musiczoo.train.catalogues.schema import HELD_OUT_FILE, TRAIN_FILE, split_catalogue
+
+    kept, held = split_catalogue(args.catalogue, args.output, args.held_out, by=args.by, seed=args.seed)
+    print(f"{len(kept)} tracks in {Path(args.output) / TRAIN_FILE}, {len(held)} in {Path(args.output) / HELD_OUT_FILE}")
     return 0
 
 
-def _build_music21(args):
-    from musiczoo.train.build_music21 import build_music21
-
-    return _report(args, *build_music21(args.output, limit=args.limit, seconds=args.seconds, seed=args.seed,
-                                        workers=args.workers, timeout=args.timeout))
-
-
-def _build_asap(args):
-    from musiczoo.train.build_asap import build_asap
-
-    return _report(args, *build_asap(args.path, args.output, composers=args.composers, limit=args.limit,
-                                     seconds=args.seconds, seed=args.seed, workers=args.workers, timeout=args.timeout))
-
-
-def _build_folder(args):
-    from musiczoo.train.build_folder import build_folder
-
-    return _report(args, *build_folder(args.path, args.output, metadata=args.metadata))
+def add_split_command(data_commands):
+    """`musiczoo data split CATALOGUE -o OUT`: training tracks and held-out tracks."""
+    split = data_commands.add_parser(
+        "split", help="hold out tracks (whole works or artists) that a model must never train on",
+        description="Write OUT/train.parquet and OUT/held_out.parquet: about a fraction of the catalogue's groups "
+                    "(the first value of --by, e.g. the work; else each track) held out, seeded.")
+    split.add_argument("catalogue", help="catalogue.parquet")
+    split.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    split.add_argument("--held-out", type=float, default=0.3, help="share of the groups held out (default 0.3)")
+    split.add_argument("--by", metavar="COLUMN", help="a list column whose first value keeps tracks together "
+                                                      "(releases: no work on both sides)")
+    split.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    split.set_defaults(run=_split)
 
 
-def _build_jamendo(args):
-    from musiczoo.train.build_jamendo import build_jamendo
-
-    return _report(args, *build_jamendo(args.tsvs, args.output, args.audio_root,
-                                        allow_missing_audio=args.allow_missing_audio))
-
-
-def _build_discogs(args):
-    from musiczoo.train.build_discogs import build_discogs
-
-    return _report(args, *build_discogs(args.dump_dir, args.output, args.match))
-
-
-def _render_options(parser):
-    parser.add_argument("--limit", type=int, metavar="N", help="render only the first N tracks of a seeded order")
-    parser.add_argument("--seconds", type=float, default=30.0, help="excerpt length in seconds (default 30)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the track order and excerpt starts (default 0)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="render processes (default: one per CPU)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds one track may take to parse and render before it is excluded (default 120)")
+def _build(source, parameters, args):
+    """Run ``source``'s build call with the parsed arguments of its ``parameters``."""
+    catalogue, excluded = source.builder()(**{name: getattr(args, name) for name in parameters})
+    print(f"{len(catalogue)} tracks in {args.out_dir}/catalogue.parquet; {len(excluded)} excluded "
+          f"(reasons in {args.out_dir}/excluded.csv)")
+    return 0
 
 
 def add_build_commands(data_commands):
-    """`musiczoo data build KIND ... -o OUT`: one sub-command per catalogue builder."""
+    """`musiczoo data build KIND ... -o OUT`: one sub-command per catalogue source of :data:`SOURCES`."""
     build = data_commands.add_parser(
         "build", help="build a catalogue (OUT/catalogue.parquet, OUT/excluded.csv, OUT/audio/)",
         description="Build a catalogue: one row per track with artists, releases, labels, playlists, tags "
@@ -70,62 +57,17 @@ def add_build_commands(data_commands):
                     "with its reason); builders that render audio write it under OUT/audio/ and resume "
                     "where an earlier build stopped.")
     kinds = build.add_subparsers(dest="kind", required=True, metavar="KIND")
-
-    music21 = kinds.add_parser(
-        "music21", help="the embedded default: the music21 corpus rendered to audio",
-        description="Render the scores of the music21 package's corpus (~13,000 tunes and pieces) to 16 kHz "
-                    "audio excerpts with pretty_midi's General MIDI soundfont. Artists are composers, releases "
-                    "works or tune books, labels corpus collections, years from the composers' dates.")
-    _render_options(music21)
-    music21.set_defaults(run=_build_music21)
-
-    asap = kinds.add_parser(
-        "asap", help="ASAP piano performances (MIDI) rendered to audio",
-        description="Render ASAP's human piano performances to audio excerpts. Artists are the composer and "
-                    "the performer, releases the work, playlists the MAESTRO recital the piece was played in.")
-    asap.add_argument("path", metavar="PATH", help="the ASAP folder (with metadata.csv)")
-    asap.add_argument("--composers", metavar="TSV",
-                      help="composer dates (GiantMIDI-Piano's composers_manually_checked.tsv); default: built in")
-    _render_options(asap)
-    asap.set_defaults(run=_build_asap)
-
-    folder = kinds.add_parser(
-        "folder", help="your own audio files and a metadata table",
-        description="Catalogue the audio files of a folder. The metadata CSV has a 'path' (or 'file') column, "
-                    "relative to PATH, and any of track_id, title, year and artists, releases, labels, playlists, "
-                    "tags (several values separated by '|'). Durations are read from the audio; unreadable "
-                    "files are excluded with the reason.")
-    folder.add_argument("path", metavar="PATH", help="the audio folder")
-    folder.add_argument("--metadata", metavar="CSV", help="the metadata table (default: every file, no metadata)")
-    folder.set_defaults(run=_build_folder)
-
-    jamendo = kinds.add_parser(
-        "jamendo", help="MTG-Jamendo TSV files and their audio",
-        description="Catalogue MTG-Jamendo tracks from its TSV files (TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION "
-                    "TAGS...); a track in several TSVs gets the union of its tags.")
-    jamendo.add_argument("tsvs", nargs="+", metavar="TSV", help="MTG-Jamendo TSV files")
-    jamendo.add_argument("--audio-root", required=True, metavar="PATH", help="the folder the TSV's PATH is relative to")
-    jamendo.add_argument("--allow-missing-audio", action="store_true",
-                         help="keep tracks whose audio is absent (metadata-only work) instead of excluding them")
-    jamendo.set_defaults(run=_build_jamendo)
-
-    discogs = kinds.add_parser(
-        "discogs", help="your audio matched to Discogs releases, metadata from the XML dumps",
-        description="Catalogue audio matched to Discogs releases. The match CSV has columns path (relative to the "
-                    "CSV's folder), release_id and optionally track_position and track_id. Metadata is pooled "
-                    "over all releases of the matched release's master, streamed from "
-                    "DUMP_DIR/discogs_*_releases.xml[.gz] (and _masters).")
-    discogs.add_argument("dump_dir", metavar="DUMP_DIR", help="folder of Discogs monthly dumps")
-    discogs.add_argument("--match", required=True, metavar="CSV", help="the audio-to-release table")
-    discogs.set_defaults(run=_build_discogs)
-
-    for parser in (music21, asap, folder, jamendo, discogs):
-        parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    for kind, source in SOURCES.items():
+        parser = kinds.add_parser(kind, help=source.help, description=source.description)
+        actions = [parser.add_argument(*flags, **options) for flags, options in source.arguments]
+        actions.append(parser.add_argument("-o", "--output", dest="out_dir", required=True, metavar="OUT",
+                                           help="output folder"))
+        parser.set_defaults(run=partial(_build, source, [action.dest for action in actions]))
     return kinds
 
 
 def _features(args):
-    from musiczoo.train.catalogue import read_catalogue
+    from musiczoo.train.catalogues.schema import read_catalogue
     from musiczoo.train.store import FeatureStore, build_store
 
     build_store(read_catalogue(args.catalogue), args.output, workers=args.workers, shard_tracks=args.shard_tracks)

@@ -18,8 +18,9 @@ Every key and its default is in :data:`DEFAULTS`.
 import copy
 from pathlib import Path
 
-import yaml
+from musiczoo.config import ConfigError, parse_overrides, read_config
 
+__all__ = ["ConfigError", "DEFAULTS", "load_config", "parse_overrides", "resolve"]
 LOSSES = ("cola", "ntxent", "w2v", "multilabel")
 SCHEDULES = ("constant", "plateau", "warmup_cosine")
 DEFAULTS = {
@@ -46,34 +47,12 @@ DEFAULTS = {
 }
 
 
-class ConfigError(ValueError):
-    """A config that cannot be trained, with the reason."""
-
-
 def load_config(path, overrides=None):
     """Read a YAML config; ``overrides`` (e.g. from ``--set``) replace its keys.
 
     Paths in the file are relative to the file's folder, paths in overrides to the current one.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config not found: {path}")
-    raw = yaml.safe_load(path.read_text()) or {}
-    for key in ("catalogue", "store"):
-        if key in raw:
-            raw[key] = str(path.parent / raw[key])
-    return resolve(raw | (overrides or {}))
-
-
-def parse_overrides(items):
-    """``["epochs=2", "backbone={width: 0.25}"]`` -> ``{"epochs": 2, "backbone": {"width": 0.25}}``."""
-    overrides = {}
-    for item in items or []:
-        key, separator, value = item.partition("=")
-        if not separator:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
-    return overrides
+    return resolve(read_config(path, paths=("catalogue", "store")) | (overrides or {}))
 
 
 def resolve(raw, base=Path(".")):

@@ -6,7 +6,9 @@ offsets; validation patches at fixed offsets (a third and two thirds into each t
 """
 import numpy as np
 
+from musiczoo.train.catalogues.schema import read_catalogue
 from musiczoo.train.pairs import make_generator, mix
+from musiczoo.train.store import FeatureStore
 
 
 def split_tracks(catalogue, fraction, seed):
@@ -20,6 +22,27 @@ def tag_vocabulary(catalogue, classes):
     """The ``classes`` most frequent tags, most frequent first."""
     counts = catalogue.tags.explode().dropna().value_counts()
     return list(counts.index[:classes])
+
+
+def config_tasks(config, patch_size, classes):
+    """The training and validation :class:`TaskData` of a config (one per objective), and the tag vocabulary.
+
+    The vocabulary (the ``classes`` most frequent training tags) exists when an objective is
+    multi-label, else it is None; a run without validation tracks has no validation tasks.
+    """
+    store = FeatureStore(config["store"])
+    catalogue = read_catalogue(config["catalogue"])
+    train, validation = split_tracks(catalogue[catalogue.track_id.isin(store.index.track_id)],
+                                     config["validation_fraction"], config["seed"])
+    vocabulary = None
+    if any(o["loss"] == "multilabel" for o in config["objectives"]):
+        vocabulary = tag_vocabulary(train, classes)
+
+    def tasks(frame, seed):
+        return [TaskData(o, frame, store, patch_size, config["batch_size"], seed, vocabulary, config["mixing"])
+                for o in config["objectives"]]
+
+    return tasks(train, config["seed"]), tasks(validation, config["seed"] + 1) if len(validation) else [], vocabulary
 
 
 class TaskData:

@@ -14,15 +14,12 @@ import tensorflow as tf
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from musiczoo.extractors.graph import wrapper_arguments
 from musiczoo.fileio import atomic_write
 from musiczoo.zoo import registry
 from musiczoo.zoo.backbones import any_length
-from musiczoo.zoo.families import FAMILIES
+from musiczoo.zoo.families import FAMILIES, wrapper_arguments
 from musiczoo.zoo.heads import head_activation
-
-RUN_FILE = "run.json"
-WEIGHTS_FILE = "model.weights.h5"
+from musiczoo.zoo.run import load_run
 
 
 def strip_default_attributes(graph_def):
@@ -174,13 +171,6 @@ def export_random_init(name, out_dir, seed=0, register=True, **backbone_override
 
 
 def export_run(run_dir, out_dir=None, register=True):
-    """Export a training run: ``run.json`` (model, backbone and head overrides, metadata) + weights."""
-    run_dir = Path(run_dir)
-    run_file = run_dir / RUN_FILE
-    if not run_file.exists():
-        raise FileNotFoundError(f"{run_dir} is not a training run: {RUN_FILE} is missing")
-    run = json.loads(run_file.read_text())
-    entry = registry.get(run["model"])
-    model = registry.build(entry, head=run.get("head"), **run.get("backbone", {}))
-    model.load_weights(run_dir / WEIGHTS_FILE)
-    return export_model(model, entry, out_dir or run_dir / "export", run.get("metadata"), register=register)
+    """Export a training run folder (see :mod:`musiczoo.zoo.run`): its trained model, with the run's metadata."""
+    run = load_run(run_dir)
+    return export_model(run.model, run.entry, out_dir or Path(run_dir) / "export", run.metadata, register=register)

@@ -7,7 +7,7 @@ Reads ASAP's ``metadata.csv``; one track per performance (``midi_performance``).
   stems are not fully consistent, e.g. ``Lin`` / ``LinTami``, and are left as they are).
 - releases: the work (ASAP's ``folder``, e.g. ``asap/Bach/Fugue/bwv_846``).
 - playlists: the MAESTRO recital (:func:`maestro_recital`), for performances from MAESTRO.
-- year: :func:`~musiczoo.train.composers.work_year` of the composer, from ``composers`` (a
+- year: :func:`~musiczoo.train.catalogues.composers.work_year` of the composer, from ``composers`` (a
   GiantMIDI-Piano style TSV) or else the package's own table.
 - tags: the General MIDI ``instrument---NAME`` heard (piano).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from musiczoo.train.catalogue import AUDIO_DIR, write_build
-from musiczoo.train.composers import find_composer, read_composer_tsv, work_year
-from musiczoo.train.render import render_all, render_midi_file, seeded_rank
+from musiczoo.train.catalogues.composers import find_composer, read_composer_tsv, work_year
+from musiczoo.train.catalogues.render import render_all, render_midi_file, seeded_rank
+from musiczoo.train.catalogues.schema import AUDIO_DIR, write_build
 
 ASAP_COMPOSERS = {
     "Bach": "Johann Sebastian Bach", "Balakirev": "Mily Balakirev", "Beethoven": "Ludwig van Beethoven",

@@ -29,8 +29,8 @@ from xml.etree.ElementTree import iterparse
 
 import pandas as pd
 
-from musiczoo.train.audio_info import checked_duration, path_track_id
-from musiczoo.train.catalogue import write_build
+from musiczoo.train.catalogues.audio_info import checked_duration, path_track_id
+from musiczoo.train.catalogues.schema import write_build
 
 VARIOUS_ARTISTS = "194"  # Discogs' artist id of "Various" (compilations)
 NO_LABEL = "Not On Label"  # Discogs' label names for self-released records start with this

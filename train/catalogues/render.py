@@ -28,7 +28,7 @@ except ImportError as error:  # pragma: no cover - depends on the set-up
 from musiczoo.extractors.audio import SAMPLE_RATE, SILENCE
 from musiczoo.fileio import atomic_write
 from musiczoo.progress import progress_bar
-from musiczoo.train.isolation import run_isolated
+from musiczoo.train.catalogues.isolation import run_isolated
 
 SOUNDFONT = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 SUSTAIN, PEDAL_DOWN = 64, 64  # controller number, and the value from which the pedal is down
@@ -178,7 +178,8 @@ def render_all(function, jobs, audio_dir, workers=1, timeout=60.0, description="
         else:
             todo.append((track_id, (*arguments, str(paths[track_id]))))
     outcomes = run_isolated(function, todo, workers=workers, timeout=timeout)
-    for track_id, ok, value in progress_bar(outcomes, total=len(todo), desc=description, unit="track", disable=not todo):
+    bar = progress_bar(outcomes, total=len(todo), desc=description, unit="track", disable=not todo)
+    for track_id, ok, value in bar:
         if ok:
             record = {"arguments": arguments_of[track_id], "result": value}
             atomic_write(paths[track_id].with_suffix(".json"), json.dumps(record).encode())

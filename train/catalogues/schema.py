@@ -154,3 +154,28 @@ def write_build(out_dir, rows, excluded):
     write_catalogue(catalogue, out_dir / CATALOGUE_FILE)
     atomic_write(out_dir / EXCLUDED_FILE, excluded.to_csv(index=False).encode())
     return catalogue, excluded
+
+
+def hold_out(frame, fraction, by=None, seed=0):
+    """``(kept, held_out)`` rows of a catalogue: about ``fraction`` held out, seeded.
+
+    ``by``: a list column whose first value keeps its tracks together (``releases``: no work on
+    both sides), so that a model trained on ``kept`` never heard what it is evaluated on.
+    """
+    keys = frame[by].map(lambda v: v[0] if len(v) else None) if by else pd.Series(range(len(frame)), index=frame.index)
+    keys = keys.where(keys.notna(), frame.track_id)
+    groups = keys.unique()
+    held = set(np.random.default_rng(seed).permutation(groups)[:round(fraction * len(groups))])
+    mask = keys.isin(held).to_numpy()
+    return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+
+
+TRAIN_FILE, HELD_OUT_FILE = "train.parquet", "held_out.parquet"
+
+
+def split_catalogue(path, out_dir, fraction=0.3, by=None, seed=0):
+    """:func:`hold_out` of the catalogue at ``path`` into ``out_dir/train.parquet`` and ``held_out.parquet``."""
+    kept, held = hold_out(read_catalogue(path), fraction, by=by, seed=seed)
+    write_catalogue(kept, Path(out_dir) / TRAIN_FILE)
+    write_catalogue(held, Path(out_dir) / HELD_OUT_FILE)
+    return kept, held

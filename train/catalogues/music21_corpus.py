@@ -11,7 +11,7 @@ Metadata:
 - releases: the work: the sub-folder of a multi-file work (``beethoven/opus18no1``), the book of
   a multi-tune ABC file, else the score itself.
 - labels: the corpus collection (top folder), label-like.
-- year: :func:`~musiczoo.train.composers.work_year` of the composer, or the publication year of a
+- year: :func:`~musiczoo.train.catalogues.composers.work_year` of the composer, or the publication year of a
   traditional collection (:data:`COLLECTION_YEARS`); null when unknown.
 - tags: ``format---abc|humdrum|musicxml``, ``genre---folk`` for traditional collections, and the
   General MIDI ``instrument---NAME`` of each part heard.
@@ -26,9 +26,9 @@ import mido
 import pretty_midi
 from music21 import corpus, meter, midi, stream
 
-from musiczoo.train.catalogue import AUDIO_DIR, write_build
-from musiczoo.train.composers import find_composer, work_year
-from musiczoo.train.render import render_all, render_excerpt, seeded_rank
+from musiczoo.train.catalogues.composers import find_composer, work_year
+from musiczoo.train.catalogues.render import render_all, render_excerpt, seeded_rank
+from musiczoo.train.catalogues.schema import AUDIO_DIR, write_build
 
 FOLDER_COMPOSERS = {
     "bach": "Johann Sebastian Bach", "beach": "Amy Beach", "beethoven": "Ludwig van Beethoven",

@@ -11,7 +11,7 @@ import csv
 import os
 from pathlib import Path
 
-from musiczoo.train.catalogue import write_build
+from musiczoo.train.catalogues.schema import write_build
 
 HEADER = ("TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION")
 TAG_SEPARATOR = "---"  # category---value
