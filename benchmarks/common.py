@@ -1,4 +1,5 @@
 """Shared by the benchmarks: a catalogue of the real clips, and a training step's patch rate."""
+
 import time
 from pathlib import Path
 
@@ -23,10 +24,19 @@ def clip_catalogue(folder, copies=1):
     paths = sorted(CLIPS.glob("*.ogg"))
     if not paths:
         raise SystemExit(f"needs the real clips in {CLIPS}")
-    rows = [{"track_id": f"c{clip}k{copy}", "path": str(path), "artists": [f"a{clip // 2}"],
-             "releases": [f"r{clip}"], "labels": [f"l{clip // 4}"], "playlists": [f"p{(clip + copy) % 5}"],
-             "tags": [f"style---s{clip % 3}"]}
-            for clip, path in enumerate(paths) for copy in range(copies)]
+    rows = [
+        {
+            "track_id": f"c{clip}k{copy}",
+            "path": str(path),
+            "artists": [f"a{clip // 2}"],
+            "releases": [f"r{clip}"],
+            "labels": [f"l{clip // 4}"],
+            "playlists": [f"p{(clip + copy) % 5}"],
+            "tags": [f"style---s{clip % 3}"],
+        }
+        for clip, path in enumerate(paths)
+        for copy in range(copies)
+    ]
     folder = Path(folder)
     write_catalogue(catalogue_frame(rows), folder / "catalogue.parquet")
     build_store(pd.read_parquet(folder / "catalogue.parquet"), folder / "features", workers=2, progress=False)
@@ -65,7 +75,8 @@ def flops_per_patch(model):
     from tensorflow.python.profiler import model_analyzer, option_builder
 
     function = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-        tf.TensorSpec([1, *model.input.shape[1:]], tf.float32))
+        tf.TensorSpec([1, *model.input.shape[1:]], tf.float32)
+    )
     graph = convert_variables_to_constants_v2(function).graph
     options = option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
     options = options.with_empty_output().build()
@@ -82,7 +93,7 @@ def matmul_peak(size=2048, repeats=10):
     for _ in range(repeats):
         result = tf.matmul(a, a)
     result.numpy()
-    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def random_patch_rate(store, size, count=5000, seed=0):

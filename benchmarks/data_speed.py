@@ -9,6 +9,7 @@ in x real time and tracks/s. Reads: random 128-frame patches of random tracks fr
 memory-mapped store. Consumption: patches per second that one EfficientNet-B0 COLA training step
 takes (the trainer's own step, batch 16 pairs = 32 patches), the rate the store must beat.
 """
+
 import argparse
 import tempfile
 import time
@@ -38,18 +39,35 @@ def main():
         store = FeatureStore(store_path)
         audio_seconds = store.info()["hours"] * 3600
         reads = common.random_patch_rate(store, 128, args.reads)
-        config = {"model": "discogs_artist_embeddings-effnet", "catalogue": str(catalogue), "store": str(store_path),
-                  "objectives": [{"pairs": "track", "loss": "cola"}], "batch_size": 16, "validation_fraction": 0}
+        config = {
+            "model": "discogs_artist_embeddings-effnet",
+            "catalogue": str(catalogue),
+            "store": str(store_path),
+            "objectives": [{"pairs": "track", "loss": "cola"}],
+            "batch_size": 16,
+            "validation_fraction": 0,
+        }
         _, consumption, _ = common.train_step_rate(config, Path(tmp) / "run", steps=3)
-    rows = [{"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": audio_seconds / seconds,
-             "unit": "x real time"} for w, seconds in extraction.items()]
-    rows += [{"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": len(tracks) / seconds, "unit": "tracks/s"}
-             for w, seconds in extraction.items()]
+    rows = [
+        {"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": audio_seconds / seconds, "unit": "x real time"}
+        for w, seconds in extraction.items()
+    ]
+    rows += [
+        {"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": len(tracks) / seconds, "unit": "tracks/s"}
+        for w, seconds in extraction.items()
+    ]
     rows.append({"measure": "2 workers / 1 worker", "value": extraction[1] / extraction[2], "unit": "speed-up"})
-    rows.append({"measure": "random 128-frame patch reads", "value": reads, "unit": "patches/s",
-                 "ratio_to_training": reads / consumption})
-    rows.append({"measure": "EffNet-B0 COLA training step", "value": consumption, "unit": "patches/s",
-                 "ratio_to_training": 1.0})
+    rows.append(
+        {
+            "measure": "random 128-frame patch reads",
+            "value": reads,
+            "unit": "patches/s",
+            "ratio_to_training": reads / consumption,
+        }
+    )
+    rows.append(
+        {"measure": "EffNet-B0 COLA training step", "value": consumption, "unit": "patches/s", "ratio_to_training": 1.0}
+    )
     print(f"{len(tracks)} tracks, {audio_seconds / 60:.1f} min of audio\n")
     common.table(rows, COLUMNS)
 

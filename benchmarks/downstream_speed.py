@@ -12,6 +12,7 @@ the validation passes), epochs, seconds per epoch, training patches per second a
 validation ROC-AUC. The first fit of the process also pays TensorFlow's one-off start-up, so an
 untimed one-epoch warm-up runs first.
 """
+
 import argparse
 import time
 
@@ -46,8 +47,10 @@ def main():
     args = parser.parse_args()
 
     X, y = synthetic(args.rows, args.dim, args.classes, args.patches)
-    print(f"{len(X)} tracks x {args.patches} patches = {len(X) * args.patches} rows of {args.dim}-d, "
-          f"{args.classes} classes; {args.epochs} epochs per fit")
+    print(
+        f"{len(X)} tracks x {args.patches} patches = {len(X) * args.patches} rows of {args.dim}-d, "
+        f"{args.classes} classes; {args.epochs} epochs per fit"
+    )
     EmbeddingClassifier(epochs=1, progress=False).fit(X[:200], y[:200])  # warm-up, untimed
     results = []
     for batch_size in args.batch_sizes:
@@ -57,9 +60,17 @@ def main():
         seconds = time.perf_counter() - start
         epochs = len(classifier.history_)
         training_rows = round(len(X) * (1 - classifier.validation_size)) * args.patches
-        results.append({"batch": batch_size, "rows": len(X) * args.patches, "fit s": seconds, "epochs": epochs,
-                        "s/epoch": seconds / epochs, "samples/s": round(training_rows * epochs / seconds),
-                        "val ROC-AUC": classifier.history_.val_roc_auc.iloc[-1]})
+        results.append(
+            {
+                "batch": batch_size,
+                "rows": len(X) * args.patches,
+                "fit s": seconds,
+                "epochs": epochs,
+                "s/epoch": seconds / epochs,
+                "samples/s": round(training_rows * epochs / seconds),
+                "val ROC-AUC": classifier.history_.val_roc_auc.iloc[-1],
+            }
+        )
     print(markdown_table(pd.DataFrame(results), {"fit s": ".1f", "s/epoch": ".2f"}), end="")
 
 

@@ -29,6 +29,7 @@ patch count (a path that embeds a different count than (a), or fails files, is f
 out of the targets). The targets, (b) within 10% of (a) and (c) no slower than
 (a), are judged on the best times. The script exits 0 whatever the result.
 """
+
 import argparse
 import statistics
 import sys
@@ -47,15 +48,13 @@ EFFNET = "discogs_artist_embeddings-effnet"
 MUSICNN_GRAPH = DATA / "essentia-models/genre_dortmund_musicnn_msd.pb"
 
 
-
 def make_audio(seconds, n_files, folder):
     """``seconds`` of the real clips at 16 kHz, split into ``n_files`` wav files in ``folder``."""
     es = essentia_standard()
     clips = sorted(CLIPS.glob("*.ogg"))
     if not clips:
         raise SystemExit(f"no clips found in {CLIPS}")
-    audio = np.concatenate([es.MonoLoader(filename=str(c), sampleRate=SAMPLE_RATE, resampleQuality=4)()
-                            for c in clips])
+    audio = np.concatenate([es.MonoLoader(filename=str(c), sampleRate=SAMPLE_RATE, resampleQuality=4)() for c in clips])
     audio = np.resize(audio, int(seconds * SAMPLE_RATE))  # repeats the clips cyclically if too short
     files = [folder / f"part{i}.wav" for i in range(n_files)]
     for path, part in zip(files, np.array_split(audio, n_files)):
@@ -78,13 +77,16 @@ def paths(graph, metadata, wrapper, output, out_dir):
 
     def via_extract(backend):
         def run(files):
-            summary = extract(str(graph), files, out_dir / backend, backend=backend, metadata=metadata,
-                              progress=False)
+            summary = extract(str(graph), files, out_dir / backend, backend=backend, metadata=metadata, progress=False)
             return int(summary.patches.sum()), int((summary.status != "ok").sum())
+
         return run
 
-    return {"(a) essentia": direct, "(b) extract-ess": via_extract("essentia"),
-            "(c) extract-tf": via_extract("tensorflow")}
+    return {
+        "(a) essentia": direct,
+        "(b) extract-ess": via_extract("essentia"),
+        "(c) extract-tf": via_extract("tensorflow"),
+    }
 
 
 def measure(runs, files, repeats):
@@ -106,8 +108,10 @@ def measure(runs, files, repeats):
                 continue
             if round_:
                 times[path].append(time.perf_counter() - start)
-    return {path: result if isinstance(result, str) else (min(times[path]), statistics.median(times[path]), *result)
-            for path, result in outcome.items()}
+    return {
+        path: result if isinstance(result, str) else (min(times[path]), statistics.median(times[path]), *result)
+        for path, result in outcome.items()
+    }
 
 
 def main(argv=None):
@@ -116,10 +120,15 @@ def main(argv=None):
         "EfficientNet-B0, the reference MusiCNN and the imported msd-musicnn along (a) MonoLoader + "
         "Essentia's wrapper, (b) extract(backend='essentia') and (c) extract(backend='tensorflow'), end to end with "
         "decoding, after one warm-up run per path; prints a table and the speed targets.",
-        epilog="Targets: (b) within 10% of (a); (c) no slower than (a). Always exits 0.")
+        epilog="Targets: (b) within 10% of (a); (c) no slower than (a). Always exits 0.",
+    )
     parser.add_argument("--seconds", type=float, default=300.0, help="total audio in seconds (default 300)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path after the warm-up; "
-                        "best and median are reported (default 3)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed runs per path after the warm-up; best and median are reported (default 3)",
+    )
     parser.add_argument("--files", type=int, default=4, help="wav files the audio is split into (default 4)")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.repeats < 1 or args.files < 1:
@@ -134,13 +143,25 @@ def main(argv=None):
         (tmp / "audio").mkdir()
         files = make_audio(args.seconds, args.files, tmp / "audio")
         models = [  # label, graph, metadata (None: beside the .pb, or known official), wrapper, output node
-            ("EfficientNet-B0", export_random_init(EFFNET, tmp, register=False), None,
-             "TensorflowPredictEffnetDiscogs", "PartitionedCall:1"),
+            (
+                "EfficientNet-B0",
+                export_random_init(EFFNET, tmp, register=False),
+                None,
+                "TensorflowPredictEffnetDiscogs",
+                "PartitionedCall:1",
+            ),
             ("MusiCNN", MUSICNN_GRAPH, None, "TensorflowPredictMusiCNN", "model/dense/BiasAdd"),
         ]
         try:
-            models.append(("msd-musicnn", import_model("msd-musicnn", tmp, register=False), None,
-                           "TensorflowPredictMusiCNN", "model/dense/BiasAdd"))
+            models.append(
+                (
+                    "msd-musicnn",
+                    import_model("msd-musicnn", tmp, register=False),
+                    None,
+                    "TensorflowPredictMusiCNN",
+                    "model/dense/BiasAdd",
+                )
+            )
         except FileNotFoundError as error:  # the musicnn wheel is not installed
             print(f"msd-musicnn left out: {error}", file=sys.stderr)
         for label, graph, metadata, wrapper, output in models:
@@ -149,8 +170,10 @@ def main(argv=None):
             results.update(((label, path), result) for path, result in measure(runs, files, args.repeats).items())
 
     print(f"\n{args.seconds:g} s of audio in {args.files} files; best and median of {args.repeats} timed run(s)\n")
-    print(f"{'model':16s} {'path':16s} {'best s':>8s} {'median s':>9s} {'x real time':>12s} "
-          f"{'ratio to (a)':>13s} {'patches':>8s}")
+    print(
+        f"{'model':16s} {'path':16s} {'best s':>8s} {'median s':>9s} {'x real time':>12s} "
+        f"{'ratio to (a)':>13s} {'patches':>8s}"
+    )
     ratios = {}  # (model, path) -> best / best of (a), for valid runs only
     for (label, path), result in results.items():
         if isinstance(result, str):
@@ -163,8 +186,10 @@ def main(argv=None):
         problems += ["patch count differs from (a)"] * (isinstance(a, tuple) and patches != a[2])
         if isinstance(a, tuple) and not problems:
             ratios[label, path[:3]] = ratio
-        print(f"{label:16s} {path:16s} {fastest:8.2f} {median:9.2f} {args.seconds / fastest:12.1f} "
-              f"{ratio:13.3f} {patches:8d}  {'; '.join(problems)}".rstrip())
+        print(
+            f"{label:16s} {path:16s} {fastest:8.2f} {median:9.2f} {args.seconds / fastest:12.1f} "
+            f"{ratio:13.3f} {patches:8d}  {'; '.join(problems)}".rstrip()
+        )
 
     print("\ntargets (on the best times):")
     for label in dict.fromkeys(label for label, _ in results):

@@ -9,6 +9,7 @@ the frozen graph), and the FLOP bound: measured matmul GFLOP/s / (3 x forward GF
 forward + backward being ~3 forward passes. ``efficiency`` = measured / bound. On a GPU the same
 is measured again with mixed precision and with XLA; this machine's CPU runs float32 only.
 """
+
 import argparse
 import tempfile
 
@@ -33,18 +34,30 @@ def main():
     gpu = bool(tf.config.list_physical_devices("GPU"))
     peak = common.matmul_peak()
     print(f"device: {'GPU' if gpu else 'CPU'}; measured float32 matmul peak {peak:.1f} GFLOP/s\n")
-    variants = [("float32", {})] + ([("mixed_float16", {"mixed_precision": True}), ("xla", {"jit_compile": True})]
-                                    if gpu else [])
+    variants = [("float32", {})] + (
+        [("mixed_float16", {"mixed_precision": True}), ("xla", {"jit_compile": True})] if gpu else []
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         catalogue, store = common.clip_catalogue(tmp, copies=max(4, 2 * args.batch_size // 8))
         for model, loss, pairs in CASES:
-            backbone = {} if args.width == 1 else (
-                {"width": args.width, "depth": args.width} if "effnet" in model else {"width": args.width})
+            backbone = (
+                {}
+                if args.width == 1
+                else ({"width": args.width, "depth": args.width} if "effnet" in model else {"width": args.width})
+            )
             for precision, extra in variants:
-                config = {"model": model, "catalogue": str(catalogue), "store": str(store), "backbone": backbone,
-                          "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
-                          "batch_size": args.batch_size, "validation_fraction": 0, "epochs": 1, **extra}
+                config = {
+                    "model": model,
+                    "catalogue": str(catalogue),
+                    "store": str(store),
+                    "backbone": backbone,
+                    "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
+                    "batch_size": args.batch_size,
+                    "validation_fraction": 0,
+                    "epochs": 1,
+                    **extra,
+                }
                 seconds, rate, keras_model = common.train_step_rate(config, f"{tmp}/{model}-{precision}", args.steps)
                 gflop = common.flops_per_patch(keras_model) / 1e9
                 bound = peak / (3 * gflop)

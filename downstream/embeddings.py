@@ -5,6 +5,7 @@ sources with paths (MTG-Jamendo ``PATH``, a catalogue's ``path``), by the path's
 (up to three) without the extension: ``14/214.mp3`` matches ``/data/audio/14/214.mp3`` and
 Jamendo's low-quality ``/data/audio/14/214.low.mp3``.
 """
+
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -59,8 +60,13 @@ def match_embeddings(truth, summary, by="auto"):
         if truth.paths is None:
             raise ValueError(f"{truth.source} has no audio paths to match by; match by stem")
         keys = truth.paths.map(lambda p: _path_key(p, _depth(p)))
-        pairs = sorted({(_path_key(path, depth), npy) for depth in set(truth.paths.map(_depth))  # a file once a key
-                        for path, npy in zip(summary.path, summary.embeddings)})
+        pairs = sorted(
+            {
+                (_path_key(path, depth), npy)
+                for depth in set(truth.paths.map(_depth))  # a file once a key
+                for path, npy in zip(summary.path, summary.embeddings)
+            }
+        )
         files = pd.Series([npy for _, npy in pairs], index=[key for key, _ in pairs], dtype=object)
     else:
         keys = pd.Series(truth.labels.index, index=truth.labels.index)
@@ -70,9 +76,11 @@ def match_embeddings(truth, summary, by="auto"):
         raise ValueError(f"several embedded files match {duplicated[0]!r} by {by}: ids would be ambiguous")
     found = keys.map(files).dropna()
     if found.empty:
-        raise ValueError(f"no track of {truth.source} matches an embedded file by {by} (ids like "
-                         f"{', '.join(keys.iloc[:3])}; files like {', '.join(files.index[:3])}); "
-                         f"try matching by {'stem' if by == 'path' else 'path'}")
+        raise ValueError(
+            f"no track of {truth.source} matches an embedded file by {by} (ids like "
+            f"{', '.join(keys.iloc[:3])}; files like {', '.join(files.index[:3])}); "
+            f"try matching by {'stem' if by == 'path' else 'path'}"
+        )
     return found
 
 
@@ -84,8 +92,10 @@ def load_embeddings(paths, progress=True, desc="load"):
         if array.ndim != 2 or len(array) == 0:
             raise ValueError(f"{path}: expected embeddings (patches, dim), got shape {array.shape}")
         if arrays and array.shape[1] != arrays[0].shape[1]:
-            raise ValueError(f"{path}: dim {array.shape[1]}, but other files have {arrays[0].shape[1]} "
-                             "(embeddings of different models or nodes in one set?)")
+            raise ValueError(
+                f"{path}: dim {array.shape[1]}, but other files have {arrays[0].shape[1]} "
+                "(embeddings of different models or nodes in one set?)"
+            )
         arrays.append(array)
     return arrays
 
@@ -119,8 +129,11 @@ def load_labelled(truth, summaries, match="auto", progress=True):
     for name, files in matched.items():
         missing = ids.difference(files.index, sort=False)
         if len(missing):
-            warnings.warn(f"{truth.source}: {len(missing)} of {len(truth)} tracks have no embeddings in {name} "
-                          f"(e.g. {', '.join(missing[:3])}); they are left out", stacklevel=2)
+            warnings.warn(
+                f"{truth.source}: {len(missing)} of {len(truth)} tracks have no embeddings in {name} "
+                f"(e.g. {', '.join(missing[:3])}); they are left out",
+                stacklevel=2,
+            )
         ids = ids.intersection(files.index, sort=False)
     if ids.empty:
         raise ValueError(f"{truth.source}: no track has embeddings in every set ({', '.join(summaries)})")

@@ -4,6 +4,7 @@ Training is patch-level (every patch carries its track's labels); predictions an
 track-level (patch activations averaged per track). ``X`` is a list of per-track arrays
 ``(patches, dim)`` as ``musiczoo extract`` writes them, or a 2-D array with ``groups``.
 """
+
 import math
 
 import keras
@@ -51,8 +52,10 @@ class TrackPredictor:
         self._check_fitted("encoders_")
         patches = Patches.of(X, groups, self._feature_rank)
         if patches.features != tuple(self.features_):
-            raise ValueError(f"X has patches of shape {patches.features}; the classifier takes {tuple(self.features_)} "
-                             "(embeddings of another model or node?)")
+            raise ValueError(
+                f"X has patches of shape {patches.features}; the classifier takes {tuple(self.features_)} "
+                "(embeddings of another model or node?)"
+            )
         return patches, {task: patches.mean(a) for task, a in self._patch_activations(patches.rows).items()}
 
     def predict_proba(self, X, groups=None):
@@ -63,8 +66,9 @@ class TrackPredictor:
     def predict(self, X, groups=None, threshold=0.5):
         """Labels: indicator rows at ``threshold`` (multi-label) or the top class (multi-class)."""
         patches, activations = self._track_activations(X, groups)
-        return self._unwrap({task: patches.output(self.encoders_[task].decode(a, threshold))
-                             for task, a in activations.items()})
+        return self._unwrap(
+            {task: patches.output(self.encoders_[task].decode(a, threshold)) for task, a in activations.items()}
+        )
 
     def evaluate(self, X, y, groups=None):
         """Track-level :class:`~musiczoo.downstream.metrics.Evaluation` (per task if several)."""
@@ -79,8 +83,9 @@ class TrackPredictor:
     def score(self, X, y, groups=None):
         """Track-level macro ROC-AUC (multi-label) or accuracy (multi-class); the mean over tasks."""
         evaluations = self._wrap(self.evaluate(X, y, groups))
-        return float(np.mean([e.summary["roc_auc" if e.task == "multilabel" else "accuracy"]
-                              for e in evaluations.values()]))
+        return float(
+            np.mean([e.summary["roc_auc" if e.task == "multilabel" else "accuracy"] for e in evaluations.values()])
+        )
 
 
 class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
@@ -107,13 +112,22 @@ class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
         patches, targets, held_out = self._hold_out(patches, targets, validation)
         self.network_ = self._network(patches.features, {task: len(e.classes_) for task, e in self.encoders_.items()})
         steps = math.ceil(len(patches.rows) / self.batch_size)
-        self.network_.compile(optimizer=self._optimizer(steps),
-                              loss={task: network.loss(e.task_) for task, e in self.encoders_.items()})
+        self.network_.compile(
+            optimizer=self._optimizer(steps), loss={task: network.loss(e.task_) for task, e in self.encoders_.items()}
+        )
         callbacks = [TrackValidation(*held_out, self.encoders_, self._predict_batch)] if held_out else []
         callbacks += self._callbacks("val_loss" if held_out else "loss")
         patch_targets = {task: t[patches.track] for task, t in targets.items()}
-        self.history_ = fit_network(self.network_, patches.rows, patch_targets, self.epochs, self.batch_size, callbacks,
-                                    self.progress, type(self).__name__)
+        self.history_ = fit_network(
+            self.network_,
+            patches.rows,
+            patch_targets,
+            self.epochs,
+            self.batch_size,
+            callbacks,
+            self.progress,
+            type(self).__name__,
+        )
         return self
 
     def _hold_out(self, patches, targets, validation):
@@ -123,8 +137,17 @@ class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
             held = Patches.of(X_val, groups[0] if groups else None, self._feature_rank)
             if held.features != patches.features:
                 raise ValueError(f"validation patches have shape {held.features}, training ones {patches.features}")
-            return patches, targets, (held, {task: self.encoders_[task].transform(held.per_track(values))
-                                             for task, values in self._wrap(y_val).items()})
+            return (
+                patches,
+                targets,
+                (
+                    held,
+                    {
+                        task: self.encoders_[task].transform(held.per_track(values))
+                        for task, values in self._wrap(y_val).items()
+                    },
+                ),
+            )
         if not self.validation_size:
             return patches, targets, None
         if patches.n_tracks < 2:
@@ -132,8 +155,11 @@ class PatchClassifier(TrackPredictor, ClassifierMixin, BaseEstimator):
         order = np.random.default_rng(self.seed).permutation(patches.n_tracks)
         count = min(max(1, round(self.validation_size * patches.n_tracks)), patches.n_tracks - 1)
         held, kept = order[:count], np.sort(order[count:])
-        return (patches.subset(kept), {task: t[kept] for task, t in targets.items()},
-                (patches.subset(held), {task: t[held] for task, t in targets.items()}))
+        return (
+            patches.subset(kept),
+            {task: t[kept] for task, t in targets.items()},
+            (patches.subset(held), {task: t[held] for task, t in targets.items()}),
+        )
 
     def _patch_activations(self, rows):
         logits = network.predict_logits(self.network_, rows, self._predict_batch)
@@ -163,8 +189,20 @@ class EmbeddingClassifier(PatchClassifier):
     ``multilabel`` or ``multiclass``. Seeded: the same seed gives the same model.
     """
 
-    def __init__(self, task="auto", hidden=512, learning_rate=1e-3, weight_decay=1e-5, epochs=30, batch_size=128,
-                 lr_patience=5, lr_factor=0.5, validation_size=0.1, seed=0, progress=True):
+    def __init__(
+        self,
+        task="auto",
+        hidden=512,
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        epochs=30,
+        batch_size=128,
+        lr_patience=5,
+        lr_factor=0.5,
+        validation_size=0.1,
+        seed=0,
+        progress=True,
+    ):
         self.task = task
         self.hidden = hidden
         self.learning_rate = learning_rate
@@ -186,6 +224,7 @@ class EmbeddingClassifier(PatchClassifier):
         return keras.optimizers.Adam(self.learning_rate, weight_decay=self.weight_decay or None)
 
     def _callbacks(self, monitor):
-        return [keras.callbacks.ReduceLROnPlateau(monitor, factor=self.lr_factor, patience=self.lr_patience,
-                                                  mode="min"),
-                keras.callbacks.EarlyStopping(monitor, patience=self.epochs, mode="min", restore_best_weights=True)]
+        return [
+            keras.callbacks.ReduceLROnPlateau(monitor, factor=self.lr_factor, patience=self.lr_patience, mode="min"),
+            keras.callbacks.EarlyStopping(monitor, patience=self.epochs, mode="min", restore_best_weights=True),
+        ]

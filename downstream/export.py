@@ -5,6 +5,7 @@ or ``model/Softmax`` (the activations) and ``model/dense/BiasAdd`` (the hidden l
 its ReLU, as in Essentia's official heads). The JSON names the embedding model, with the path
 and SHA-256 of its graph, so that ``musiczoo predict`` (or an Essentia user) knows what to run first.
 """
+
 import datetime
 import json
 from pathlib import Path
@@ -37,8 +38,10 @@ def embedding_model_graph(model, dim=None):
     output = find_output(metadata, "embeddings") or {}
     expected = (output.get("shape") or [None])[-1]
     if dim is not None and expected and expected != dim:
-        raise ValueError(f"the classifier takes {dim}-d embeddings but {metadata['name']} gives {expected}-d: "
-                         "are they another model's embeddings (or a stack)?")
+        raise ValueError(
+            f"the classifier takes {dim}-d embeddings but {metadata['name']} gives {expected}-d: "
+            "are they another model's embeddings (or a stack)?"
+        )
     return metadata, path
 
 
@@ -49,8 +52,11 @@ def embedding_model_metadata(model, dim=None):
 
 def embedding_model_record(metadata, graph):
     """``inference.embedding_model``: Essentia's fields, plus the graph's path and SHA-256 when it is known."""
-    record = {"algorithm": metadata["inference"]["algorithm"], "model_name": metadata["name"],
-              "link": metadata.get("link", "")}
+    record = {
+        "algorithm": metadata["inference"]["algorithm"],
+        "model_name": metadata["name"],
+        "link": metadata.get("link", ""),
+    }
     return record | ({"graph": str(graph), "sha256": sha256(graph)} if graph else {})
 
 
@@ -76,15 +82,31 @@ def head_metadata(classifier, name, embedding_model, task=None, dataset=None, de
         "framework_version": tf.__version__,
         "classes": classes,
         "model_types": ["frozen_model"],
-        "dataset": {"name": "", "citation": "", "size": f"{classifier.n_tracks_} tracks", "metrics": {},
-                    **(dataset or {})},
+        "dataset": {
+            "name": "",
+            "citation": "",
+            "size": f"{classifier.n_tracks_} tracks",
+            "metrics": {},
+            **(dataset or {}),
+        },
         "schema": {
             "inputs": [{"name": HEAD.input, "type": "float", "shape": ["batch_size", dim]}],
             "outputs": [
-                {"name": predictions, "type": "float", "shape": ["batch_size", len(classes)],
-                 "op": predictions.split("/")[-1], "output_purpose": "predictions"},
-                {"name": HEAD.embeddings, "type": "float", "shape": ["batch_size", hidden], "op": "fully connected",
-                 "description": "penultimate layer", "output_purpose": ""},
+                {
+                    "name": predictions,
+                    "type": "float",
+                    "shape": ["batch_size", len(classes)],
+                    "op": predictions.split("/")[-1],
+                    "output_purpose": "predictions",
+                },
+                {
+                    "name": HEAD.embeddings,
+                    "type": "float",
+                    "shape": ["batch_size", hidden],
+                    "op": "fully connected",
+                    "description": "penultimate layer",
+                    "output_purpose": "",
+                },
             ],
         },
         "citation": embedding.get("citation", ""),

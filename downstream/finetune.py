@@ -3,6 +3,7 @@
 Cyclical triangular learning rate between 1e-5 and 1e-4, early stopping after 10 epochs
 without improvement of the validation PR-AUC (average precision, track level), best weights.
 """
+
 from pathlib import Path
 
 import keras
@@ -41,9 +42,23 @@ class FineTuneClassifier(PatchClassifier):
 
     _feature_rank = 2
 
-    def __init__(self, model="playlist_co_embeddings-vggish", backbone=None, weights=None, task="auto", hidden=None,
-                 lr_min=1e-5, lr_max=1e-4, half_cycle_epochs=2, epochs=100, patience=10, batch_size=32,
-                 validation_size=0.1, seed=0, progress=True):
+    def __init__(
+        self,
+        model="playlist_co_embeddings-vggish",
+        backbone=None,
+        weights=None,
+        task="auto",
+        hidden=None,
+        lr_min=1e-5,
+        lr_max=1e-4,
+        half_cycle_epochs=2,
+        epochs=100,
+        patience=10,
+        batch_size=32,
+        validation_size=0.1,
+        seed=0,
+        progress=True,
+    ):
         self.model = model
         self.backbone = backbone
         self.weights = weights
@@ -87,5 +102,6 @@ class FineTuneClassifier(PatchClassifier):
     def _callbacks(self, monitor):
         if monitor != "val_loss":  # no validation tracks: train every epoch
             return []
-        return [keras.callbacks.EarlyStopping("val_pr_auc", patience=self.patience, mode="max",
-                                              restore_best_weights=True)]
+        return [
+            keras.callbacks.EarlyStopping("val_pr_auc", patience=self.patience, mode="max", restore_best_weights=True)
+        ]

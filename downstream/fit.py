@@ -5,6 +5,7 @@ A fit folder (:func:`fit_folder`) holds the classifier (``estimator.json`` + ``n
 (``test/``); :func:`load_fit` reads it back. Tracks come from ground-truth files matched to
 embeddings (``summary.csv`` of ``musiczoo extract``) or, for a fine-tuned classifier, to audio.
 """
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,16 +102,31 @@ def write_reports(evaluations, out_dir, title):
     """Write the report of one evaluation to ``out_dir``, or of each task's to ``out_dir/TASK``."""
     several = isinstance(evaluations, dict)
     reports = []
-    for task, evaluation in (evaluations.items() if several else [(None, evaluations)]):
+    for task, evaluation in evaluations.items() if several else [(None, evaluations)]:
         folder = Path(out_dir) / str(task).replace("/", "_") if several else Path(out_dir)
         write_evaluation(evaluation, folder, f"{title}: {task}" if several else title)
         reports.append(Report(title, task, evaluation, folder))
     return reports
 
 
-def fit_folder(output, train, embeddings=None, *, validation=None, test=None, classifier=None, audio=None,
-               names=None, column=None, id_column="track_id", category=None, strip_category=False, match="auto",
-               align="auto", embedding_model=None):
+def fit_folder(
+    output,
+    train,
+    embeddings=None,
+    *,
+    validation=None,
+    test=None,
+    classifier=None,
+    audio=None,
+    names=None,
+    column=None,
+    id_column="track_id",
+    category=None,
+    strip_category=False,
+    match="auto",
+    align="auto",
+    embedding_model=None,
+):
     """Fit a classifier on the ``train`` ground truth, evaluate it on ``test``; write the fit folder ``output``.
 
     ``embeddings``: a ``summary.csv`` of ``musiczoo extract`` (or its folder), or several (a stack,
@@ -126,8 +142,16 @@ def fit_folder(output, train, embeddings=None, *, validation=None, test=None, cl
         classifier = build_classifier(classifier)
     finetune = isinstance(classifier, FineTuneClassifier)
     summaries = {} if finetune else embedding_sets(embeddings, names)
-    read = dict(embeddings=summaries, audio=audio, model=classifier.model if finetune else None, column=column,
-                id_column=id_column, category=category, strip_category=strip_category, match=match)
+    read = dict(
+        embeddings=summaries,
+        audio=audio,
+        model=classifier.model if finetune else None,
+        column=column,
+        id_column=id_column,
+        category=category,
+        strip_category=strip_category,
+        match=match,
+    )
     train_set, validation_set, test_set = (read_split(path, **read) for path in (train, validation, test))
     splits = [s for s in (train_set, validation_set, test_set) if s is not None]
     align = common_alignment([list(s.embeddings.values()) for s in splits], align)
@@ -142,18 +166,29 @@ def fit_folder(output, train, embeddings=None, *, validation=None, test=None, cl
     out = Path(output)
     save_classifier(classifier, out)
     write_table(classifier.history_, out / "history")
-    record = {**_inputs_record(classifier, summaries, audio), "align": align, "embedding_model": embedding_model,
-              "tasks": tasks, "tracks": len(train_set.ids),
-              "ground_truth": {split: str(Path(path).resolve())
-                               for split, path in (("train", train), ("validation", validation), ("test", test))
-                               if path}}
+    record = {
+        **_inputs_record(classifier, summaries, audio),
+        "align": align,
+        "embedding_model": embedding_model,
+        "tasks": tasks,
+        "tracks": len(train_set.ids),
+        "ground_truth": {
+            split: str(Path(path).resolve())
+            for split, path in (("train", train), ("validation", validation), ("test", test))
+            if path
+        },
+    }
     atomic_write(out / FIT_FILE, json.dumps(record, indent=2).encode())
     fit = Fit(out, classifier, record)
     if test_set is not None:
-        fit.reports = write_reports(classifier.evaluate(test_set.X(align=align), _targets(test_set, tasks)),
-                                    out / "test", f"{out.name} on {Path(test).name}")
-        record["test"] = {LABELS if report.task is None else report.task: report.evaluation.summary
-                          for report in fit.reports}
+        fit.reports = write_reports(
+            classifier.evaluate(test_set.X(align=align), _targets(test_set, tasks)),
+            out / "test",
+            f"{out.name} on {Path(test).name}",
+        )
+        record["test"] = {
+            LABELS if report.task is None else report.task: report.evaluation.summary for report in fit.reports
+        }
         atomic_write(out / FIT_FILE, json.dumps(record, indent=2).encode())
     return fit
 
@@ -165,8 +200,21 @@ def load_fit(folder):
     return Fit(folder, load_classifier(folder), record)
 
 
-def evaluate_model(model, output, test, embeddings=None, *, audio=None, names=None, column=None,
-                   id_column="track_id", category=None, strip_category=False, match="auto", align="auto"):
+def evaluate_model(
+    model,
+    output,
+    test,
+    embeddings=None,
+    *,
+    audio=None,
+    names=None,
+    column=None,
+    id_column="track_id",
+    category=None,
+    strip_category=False,
+    match="auto",
+    align="auto",
+):
     """Evaluate a fit folder or an exported head (``.pb``) on the ``test`` ground truth; write reports to ``output``.
 
     Inputs and ground truth as for :func:`fit_folder` (a fit's own alignment wins). Returns the :class:`Report` list.
@@ -177,17 +225,43 @@ def evaluate_model(model, output, test, embeddings=None, *, audio=None, names=No
         fit = load_fit(model)
         predictor, record = fit.classifier, fit.record
     finetune = isinstance(predictor, FineTuneClassifier)
-    test_set = read_split(test, embeddings={} if finetune else embedding_sets(embeddings, names), audio=audio,
-                          model=predictor.model if finetune else None, column=column, id_column=id_column,
-                          category=category, strip_category=strip_category, match=match)
+    test_set = read_split(
+        test,
+        embeddings={} if finetune else embedding_sets(embeddings, names),
+        audio=audio,
+        model=predictor.model if finetune else None,
+        column=column,
+        id_column=id_column,
+        category=category,
+        strip_category=strip_category,
+        match=match,
+    )
     align = record.get("align") or common_alignment([list(test_set.embeddings.values())], align)
     tasks = list(test_set.labels.columns)
-    return write_reports(predictor.evaluate(test_set.X(align=align), _targets(test_set, tasks)), output,
-                         f"{Path(model).name} on {Path(test).name}")
+    return write_reports(
+        predictor.evaluate(test_set.X(align=align), _targets(test_set, tasks)),
+        output,
+        f"{Path(model).name} on {Path(test).name}",
+    )
 
 
-def rank_stacks(output, embeddings, train, test, *, validation=None, classifier=None, k=2, names=None, column=None,
-                id_column="track_id", category=None, strip_category=False, match="auto", align="auto"):
+def rank_stacks(
+    output,
+    embeddings,
+    train,
+    test,
+    *,
+    validation=None,
+    classifier=None,
+    k=2,
+    names=None,
+    column=None,
+    id_column="track_id",
+    category=None,
+    strip_category=False,
+    match="auto",
+    align="auto",
+):
     """Fit a classifier on every combination of ``k`` embedding sets and rank them on ``test``.
 
     The table is written to ``output/stacks.csv`` and ``.md`` as each combination finishes, and
@@ -196,8 +270,14 @@ def rank_stacks(output, embeddings, train, test, *, validation=None, classifier=
     summaries = embedding_sets(embeddings, names)
     if len(summaries) < 2:
         raise ValueError("a stack needs two embedding sets or more (--embeddings A B ...)")
-    read = dict(embeddings=summaries, column=column, id_column=id_column, category=category,
-                strip_category=strip_category, match=match)
+    read = dict(
+        embeddings=summaries,
+        column=column,
+        id_column=id_column,
+        category=category,
+        strip_category=strip_category,
+        match=match,
+    )
     train_set, validation_set, test_set = (read_split(path, **read) for path in (train, validation, test))
     if len(train_set.labels.columns) > 1:
         raise ValueError("stacks are ranked on one label set: give one --column")
@@ -206,9 +286,17 @@ def rank_stacks(output, embeddings, train, test, *, validation=None, classifier=
         raise ValueError("stacks concatenate embeddings: a fine-tuned classifier takes mel patches")
     out = Path(output)
     title = f"Stacks on {Path(test).name}"
-    return evaluate_stacks(train_set.embeddings, train_set.y(), test_set.embeddings, test_set.y(), classifier, k=k,
-                           validation=validation_set and (validation_set.embeddings, validation_set.y()), align=align,
-                           on_result=lambda table: write_table(table, out / "stacks", title, STACK_FORMATS))
+    return evaluate_stacks(
+        train_set.embeddings,
+        train_set.y(),
+        test_set.embeddings,
+        test_set.y(),
+        classifier,
+        k=k,
+        validation=validation_set and (validation_set.embeddings, validation_set.y()),
+        align=align,
+        on_result=lambda table: write_table(table, out / "stacks", title, STACK_FORMATS),
+    )
 
 
 def export_fit(folder, output, name=None, embedding_model=None, task=None):
@@ -222,8 +310,10 @@ def export_fit(folder, output, name=None, embedding_model=None, task=None):
     fit = load_fit(folder)
     classifier, record = fit.classifier, fit.record
     if isinstance(classifier, FineTuneClassifier):
-        raise ValueError(f"{folder} holds a fine-tuned network: it takes mel patches, not embeddings, so it is no "
-                         "Essentia classifier head")
+        raise ValueError(
+            f"{folder} holds a fine-tuned network: it takes mel patches, not embeddings, so it is no "
+            "Essentia classifier head"
+        )
     if len(record.get("embeddings", {})) > 1:
         raise ValueError("a stack (several models' embeddings) cannot run in Essentia behind one embedding model")
     embedding_model = embedding_model or record.get("embedding_model")
@@ -234,8 +324,11 @@ def export_fit(folder, output, name=None, embedding_model=None, task=None):
     paths = []
     for exported in [task] if task else list(classifier.encoders_):
         suffix = "_" + str(exported).replace("/", "_") if len(classifier.encoders_) > 1 else ""
-        dataset = {"name": Path(record.get("ground_truth", {}).get("train", "")).name,
-                   "metrics": record.get("test", {}).get(str(exported), {})}
-        paths.append(export_head(classifier, output, f"{base}{suffix}-{model_name}", embedding_model, exported,
-                                 dataset))
+        dataset = {
+            "name": Path(record.get("ground_truth", {}).get("train", "")).name,
+            "metrics": record.get("test", {}).get(str(exported), {}),
+        }
+        paths.append(
+            export_head(classifier, output, f"{base}{suffix}-{model_name}", embedding_model, exported, dataset)
+        )
     return paths

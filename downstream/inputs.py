@@ -4,6 +4,7 @@ Embeddings come from ``musiczoo extract`` (one ``summary.csv`` per set; several 
 Audio files are cut into the mel patches a zoo model trains on: its front-end, patch size and hop,
 as ``musiczoo extract`` cuts them. Ids match files the same way in both (file stem or path).
 """
+
 import warnings
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def mel_patches(path, model):
     count = patch_count(len(mel), size, hop)
     if count == 0:
         raise AudioError(f"{path}: too short: {len(mel)} mel frames, less than one {size}-frame patch of {model}")
-    windows = np.lib.stride_tricks.sliding_window_view(mel, size, axis=0)[:count * hop:hop]  # (patches, bands, size)
+    windows = np.lib.stride_tricks.sliding_window_view(mel, size, axis=0)[: count * hop : hop]  # (patches, bands, size)
     return np.ascontiguousarray(windows.transpose(0, 2, 1))
 
 
@@ -63,15 +64,31 @@ def load_audio_labelled(truth, audio, model, match="auto", progress=True):
     found = match_embeddings(truth, pd.DataFrame({"path": files, "embeddings": files}), match)
     missing = truth.labels.index.difference(found.index, sort=False)
     if len(missing):
-        warnings.warn(f"{truth.source}: {len(missing)} of {len(truth)} tracks have no audio file "
-                      f"(e.g. {', '.join(missing[:3])}); they are left out", stacklevel=2)
-    patches = [mel_patches(path, model) for path in progress_bar(list(found), desc=f"mel {truth.source}",
-                                                                   unit="file", disable=not progress, leave=False)]
+        warnings.warn(
+            f"{truth.source}: {len(missing)} of {len(truth)} tracks have no audio file "
+            f"(e.g. {', '.join(missing[:3])}); they are left out",
+            stacklevel=2,
+        )
+    patches = [
+        mel_patches(path, model)
+        for path in progress_bar(
+            list(found), desc=f"mel {truth.source}", unit="file", disable=not progress, leave=False
+        )
+    ]
     return LabelledSet(found.index, {MELS: patches}, truth.labels.loc[found.index])
 
 
-def read_split(ground_truth, embeddings=None, audio=None, model=None, column=None, id_column="track_id",
-               category=None, strip_category=False, match="auto"):
+def read_split(
+    ground_truth,
+    embeddings=None,
+    audio=None,
+    model=None,
+    column=None,
+    id_column="track_id",
+    category=None,
+    strip_category=False,
+    match="auto",
+):
     """A :class:`LabelledSet` of one ground-truth file, or None without one.
 
     Inputs: ``embeddings`` (``{name: summary.csv}``) or, when ``model`` (a registry name) is given, the

@@ -5,6 +5,7 @@ task (a list of labels for multi-label sources, one label for single-label ones)
 audio path of each id where the source has one (Jamendo's ``PATH``). Tracks without a label
 are dropped with a warning; a source with no label at all is an error.
 """
+
 import csv
 import warnings
 from dataclasses import dataclass
@@ -53,8 +54,11 @@ def _finish(labels, source, paths=None):
         raise ValueError(f"{source}: the label set is empty (no track has a label in {', '.join(labels.columns)})")
     if not labelled.all():
         dropped = labels.index[~labelled]
-        warnings.warn(f"{source}: {len(dropped)} of {len(labels)} tracks have no label and are dropped "
-                      f"(e.g. {', '.join(dropped[:3])})", stacklevel=3)
+        warnings.warn(
+            f"{source}: {len(dropped)} of {len(labels)} tracks have no label and are dropped "
+            f"(e.g. {', '.join(dropped[:3])})",
+            stacklevel=3,
+        )
     labels = labels[labelled]
     return GroundTruth(labels, None if paths is None else paths.loc[labels.index], source)
 

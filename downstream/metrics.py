@@ -3,6 +3,7 @@
 Macro averages run over the classes a metric is defined for (both positives and negatives in
 the ground truth); the per-class table shows the others as NaN.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,7 @@ class Evaluation:
 
 def per_class_scores(truth, scores):
     """ROC-AUC and average precision of each column; NaN where a column has one value only."""
-    defined = (truth.min(axis=0) != truth.max(axis=0))
+    defined = truth.min(axis=0) != truth.max(axis=0)
     roc = np.full(truth.shape[1], np.nan)
     ap = np.full(truth.shape[1], np.nan)
     for column in np.flatnonzero(defined):
@@ -82,10 +83,17 @@ def evaluate(truth, scores, classes, task):
     roc, ap = per_class_scores(truth, scores)
     predicted = evaluation.predicted
     precision, recall, f1, _ = precision_recall_fscore_support(truth, predicted, average=None, zero_division=0)
-    evaluation.per_class = pd.DataFrame({
-        "class": [str(c) for c in classes], "support": truth.sum(axis=0).astype(int),
-        "roc_auc": roc, "pr_auc": ap, "precision": precision, "recall": recall, "f1": f1,
-    })
+    evaluation.per_class = pd.DataFrame(
+        {
+            "class": [str(c) for c in classes],
+            "support": truth.sum(axis=0).astype(int),
+            "roc_auc": roc,
+            "pr_auc": ap,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        }
+    )
     macro_roc, macro_ap = macro_scores(truth, scores)
     evaluation.summary = {"tracks": len(truth), "roc_auc": macro_roc, "pr_auc": macro_ap}
     if task == "multilabel":
@@ -115,8 +123,11 @@ def triplet_similarity(anchors, positives, negatives):
     """
     positive = cosine_distance(anchors, positives)
     negative = cosine_distance(anchors, negatives)
-    return {"triplets": len(positive), "accuracy": float(np.mean(positive < negative)),
-            "margin": float(np.mean(negative - positive))}
+    return {
+        "triplets": len(positive),
+        "accuracy": float(np.mean(positive < negative)),
+        "margin": float(np.mean(negative - positive)),
+    }
 
 
 def label_triplets(labels, count, seed=0):

@@ -1,4 +1,5 @@
 """Multi-task: one network, several label sets (tasks), a head each on a shared hidden layer."""
+
 from musiczoo.downstream.estimator import EmbeddingClassifier
 
 

@@ -3,6 +3,7 @@
 Training works on logits (stable cross-entropies); :func:`head_model` gives the two-output
 model ``[activations, penultimate]`` that ``zoo.export.freeze`` turns into an Essentia head.
 """
+
 import keras
 import numpy as np
 from scipy.special import expit, softmax
@@ -23,8 +24,10 @@ def attach_heads(features, hidden, outputs):
     """
     if hidden:
         features = keras.layers.ReLU(name="relu")(keras.layers.Dense(hidden, name=HIDDEN)(features))
-    return {task: keras.layers.Dense(classes, name=logits_name(position))(features)
-            for position, (task, classes) in enumerate(outputs.items())}
+    return {
+        task: keras.layers.Dense(classes, name=logits_name(position))(features)
+        for position, (task, classes) in enumerate(outputs.items())
+    }
 
 
 def mlp(dim, hidden, outputs):
@@ -46,7 +49,7 @@ def activate(logits, task):
 
 def predict_logits(network, rows, batch_size=4096):
     """``{task: logits}`` of ``rows``, in eager batches (no retracing for each new input size)."""
-    parts = [network(rows[start:start + batch_size], training=False) for start in range(0, len(rows), batch_size)]
+    parts = [network(rows[start : start + batch_size], training=False) for start in range(0, len(rows), batch_size)]
     return {task: np.concatenate([np.asarray(part[task]) for part in parts]) for task in parts[0]}
 
 
@@ -56,5 +59,8 @@ def head_model(network, position, activation):
     has_hidden = any(layer.name == HIDDEN for layer in network.layers)
     penultimate = network.get_layer(HIDDEN).output if has_hidden else output_layer.input
     logits = output_layer.output
-    return keras.Model(network.input, [keras.layers.Activation(activation, name=activation)(logits), penultimate],
-                       name=f"head_{position}")
+    return keras.Model(
+        network.input,
+        [keras.layers.Activation(activation, name=activation)(logits), penultimate],
+        name=f"head_{position}",
+    )

@@ -4,6 +4,7 @@
 (labelled with its track's labels); evaluation averages the patch activations of each track
 (half-overlapped patches, as extract cuts them).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,11 +49,15 @@ class Patches:
         shape = tracks[0].shape[1:]
         for index, track in enumerate(tracks):
             if track.ndim != feature_rank + 1:
-                raise ValueError(f"track {index}: expected (patches, {'x'.join(['dim'] * feature_rank)}) "
-                                 f"of rank {feature_rank + 1}, got shape {track.shape}")
+                raise ValueError(
+                    f"track {index}: expected (patches, {'x'.join(['dim'] * feature_rank)}) "
+                    f"of rank {feature_rank + 1}, got shape {track.shape}"
+                )
             if track.shape[1:] != shape:
-                raise ValueError(f"track {index}: patches of shape {track.shape[1:]}, but track 0 has {shape} "
-                                 "(embeddings of different models or nodes mixed?)")
+                raise ValueError(
+                    f"track {index}: patches of shape {track.shape[1:]}, but track 0 has {shape} "
+                    "(embeddings of different models or nodes mixed?)"
+                )
             if len(track) == 0:
                 raise ValueError(f"track {index} has no patches")
         counts = np.array([len(t) for t in tracks])
@@ -66,16 +71,19 @@ class Patches:
     def mean(self, values):
         """Per-track average of per-row ``values`` ``(n_patches, ...)`` -> ``(n_tracks, ...)``."""
         counts = np.bincount(self.track, minlength=self.n_tracks)
-        averaging = sparse.csr_matrix((1.0 / counts[self.track], (self.track, np.arange(len(self.track)))),
-                                      shape=(self.n_tracks, len(self.track)))
+        averaging = sparse.csr_matrix(
+            (1.0 / counts[self.track], (self.track, np.arange(len(self.track)))), shape=(self.n_tracks, len(self.track))
+        )
         means = np.asarray(averaging @ values.reshape(len(values), -1), np.float32)
         return means.reshape(self.n_tracks, *values.shape[1:])
 
     def per_track(self, y):
         """Track-level labels from ``y`` given as the input was (per row or per track)."""
         if len(y) != (len(self.rows) if self.per_row else self.n_tracks):
-            raise ValueError(f"y has {len(y)} entries for {len(self.rows) if self.per_row else self.n_tracks} "
-                             f"{'rows' if self.per_row else 'tracks'} of X")
+            raise ValueError(
+                f"y has {len(y)} entries for {len(self.rows) if self.per_row else self.n_tracks} "
+                f"{'rows' if self.per_row else 'tracks'} of X"
+            )
         if not self.per_row:
             return y
         first = np.unique(self.track, return_index=True)[1]

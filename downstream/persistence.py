@@ -1,4 +1,5 @@
 """Saved classifiers: a folder with ``estimator.json`` (class, parameters, classes, history) and ``network.keras``."""
+
 import json
 import tempfile
 from pathlib import Path
@@ -22,10 +23,14 @@ def save_classifier(classifier, path):
     classifier._check_fitted("network_")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    state = {"estimator": type(classifier).__name__, "params": classifier.get_params(),
-             "features": list(classifier.features_), "n_tracks": classifier.n_tracks_,
-             "encoders": {task: e.to_dict() for task, e in classifier.encoders_.items()},
-             "history": classifier.history_.to_dict("records")}
+    state = {
+        "estimator": type(classifier).__name__,
+        "params": classifier.get_params(),
+        "features": list(classifier.features_),
+        "n_tracks": classifier.n_tracks_,
+        "encoders": {task: e.to_dict() for task, e in classifier.encoders_.items()},
+        "history": classifier.history_.to_dict("records"),
+    }
     with tempfile.TemporaryDirectory(dir=path) as scratch:
         classifier.network_.save(Path(scratch) / NETWORK_FILE)
         atomic_write(path / NETWORK_FILE, (Path(scratch) / NETWORK_FILE).read_bytes())

@@ -3,6 +3,7 @@
 ``predict_files`` runs the pipeline an Essentia user runs: the embedding model named in the
 head's JSON (``musiczoo extract``), then the head, per patch and averaged per track.
 """
+
 import functools
 import json
 import tempfile
@@ -37,8 +38,10 @@ class Head(TrackPredictor):
         self.metadata = json.loads(meta_path.read_text())
         inference = self.metadata["inference"]
         if inference.get("algorithm") != "TensorflowPredict2D":
-            raise ValueError(f"{self.path.name} is not a classifier head: inference.algorithm is "
-                             f"{inference.get('algorithm')!r}, not TensorflowPredict2D")
+            raise ValueError(
+                f"{self.path.name} is not a classifier head: inference.algorithm is "
+                f"{inference.get('algorithm')!r}, not TensorflowPredict2D"
+            )
         schema = self.metadata["schema"]
         self.input = schema["inputs"][0]["name"]
         self.output = node_name(self.metadata, "predictions")
@@ -54,8 +57,9 @@ class Head(TrackPredictor):
         """
         record = self.metadata["inference"].get("embedding_model")
         if not record:
-            raise ValueError(f"{self.path.name} names no embedding model (inference.embedding_model): "
-                             "give --embedding-model MODEL")
+            raise ValueError(
+                f"{self.path.name} names no embedding model (inference.embedding_model): give --embedding-model MODEL"
+            )
         name, path, digest = record.get("model_name"), record.get("graph"), record.get("sha256")
         if path and Path(path).is_file():
             graph = Path(path)
@@ -64,24 +68,29 @@ class Head(TrackPredictor):
                 graph = registry.resolve_graph(name)
             except (KeyError, FileNotFoundError):
                 missing = f"{path or 'no graph'} not found, no export named {name} here"
-                raise FileNotFoundError(f"{self.path.name}: its embedding model {name} is missing ({missing}); "
-                                        "give --embedding-model MODEL") from None
+                raise FileNotFoundError(
+                    f"{self.path.name}: its embedding model {name} is missing ({missing}); give --embedding-model MODEL"
+                ) from None
         if digest and sha256(graph) != digest:
-            raise ValueError(f"{self.path.name}: its embedding graph {graph} changed since the head was exported "
-                             "(SHA-256 differs); re-export the head or give --embedding-model MODEL")
+            raise ValueError(
+                f"{self.path.name}: its embedding graph {graph} changed since the head was exported "
+                "(SHA-256 differs); re-export the head or give --embedding-model MODEL"
+            )
         return graph
 
     @functools.cached_property
     def _algorithm(self):
-        return essentia_standard().TensorflowPredict2D(graphFilename=str(self.path), input=self.input,
-                                                       output=self.output, dimensions=self.features_[0])
+        return essentia_standard().TensorflowPredict2D(
+            graphFilename=str(self.path), input=self.input, output=self.output, dimensions=self.features_[0]
+        )
 
     def _patch_activations(self, rows):
         return {LABELS: self._algorithm(np.ascontiguousarray(rows, np.float32))}
 
 
-def predict_files(head, inputs, embedding_model=None, per_patch=False, embeddings_dir=None, batch_size=64,
-                  progress=True):
+def predict_files(
+    head, inputs, embedding_model=None, per_patch=False, embeddings_dir=None, batch_size=64, progress=True
+):
     """Run the embedding model and ``head`` on the audio files of ``inputs`` (files or folders).
 
     Returns ``(predictions, summary)``: one row per file (``patch`` = ``"mean"``, the track
@@ -99,8 +108,10 @@ def predict_files(head, inputs, embedding_model=None, per_patch=False, embedding
         for row in summary[summary.status == "ok"].itertuples():
             embeddings = np.load(out_dir / row.embeddings)
             if embeddings.shape[1] != head.features_[0]:
-                raise ValueError(f"{model} gives {embeddings.shape[1]}-d embeddings; {head.path.name} takes "
-                                 f"{head.features_[0]}-d (another embedding model?)")
+                raise ValueError(
+                    f"{model} gives {embeddings.shape[1]}-d embeddings; {head.path.name} takes "
+                    f"{head.features_[0]}-d (another embedding model?)"
+                )
             activations = head._patch_activations(embeddings)[LABELS]
             table = activations.mean(axis=0, keepdims=True)
             patches = [TRACK_ROW]

@@ -3,6 +3,7 @@
 ``evaluate_stacks`` fits a classifier on every combination of k embedding sets and ranks them
 (Table 4 of the Discogs paper).
 """
+
 import itertools
 import time
 
@@ -24,8 +25,10 @@ def alignment(sets, align="auto"):
     counts = np.array([[len(track) for track in s] for s in sets])
     differ = np.flatnonzero((counts != counts[0]).any(axis=0))
     if align == "patches" and len(differ):
-        raise ValueError(f"track {differ[0]} has {counts[:, differ[0]].tolist()} patches in the sets: "
-                         "patch-wise stacking needs equal counts (use align='mean')")
+        raise ValueError(
+            f"track {differ[0]} has {counts[:, differ[0]].tolist()} patches in the sets: "
+            "patch-wise stacking needs equal counts (use align='mean')"
+        )
     return "mean" if align == "mean" or len(differ) else "patches"
 
 
@@ -65,8 +68,9 @@ def rank(rows, by):
     return table
 
 
-def evaluate_stacks(train, y_train, test, y_test, estimator, k=2, validation=None, align="auto", by=None,
-                    progress=True, on_result=None):
+def evaluate_stacks(
+    train, y_train, test, y_test, estimator, k=2, validation=None, align="auto", by=None, progress=True, on_result=None
+):
     """Fit ``estimator`` (cloned) on every k-combination of the embedding sets; rank on ``test``.
 
     ``train``, ``test`` (and the sets of ``validation = (sets, y)``): ``{name: per-track arrays}``.
@@ -87,8 +91,16 @@ def evaluate_stacks(train, y_train, test, y_test, estimator, k=2, validation=Non
         seconds = time.perf_counter() - start
         evaluation = classifier.evaluate(concatenate([test[name] for name in combo], align), y_test)
         by = by or ("pr_auc" if evaluation.task == "multilabel" else "accuracy")
-        rows.append({"stack": " + ".join(combo), "k": len(combo), "dim": X[0].shape[1], **evaluation.summary,
-                     "epochs": len(classifier.history_), "fit_s": round(seconds, 2)})
+        rows.append(
+            {
+                "stack": " + ".join(combo),
+                "k": len(combo),
+                "dim": X[0].shape[1],
+                **evaluation.summary,
+                "epochs": len(classifier.history_),
+                "fit_s": round(seconds, 2),
+            }
+        )
         if on_result is not None:
             on_result(rank(rows, by))
     return rank(rows, by)

@@ -1,4 +1,5 @@
 """Track labels <-> network targets: multi-label (sigmoid) or multi-class (softmax)."""
+
 import warnings
 
 import numpy as np
@@ -24,8 +25,10 @@ def _normalise(y, task):
     if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
         empty = np.flatnonzero(y.sum(axis=1) == 0)
         if len(empty):
-            raise ValueError(f"{len(empty)} of {len(y)} rows of the indicator matrix are all zero "
-                             f"(track {_examples(list(empty))}): drop them or label them")
+            raise ValueError(
+                f"{len(empty)} of {len(y)} rows of the indicator matrix are all zero "
+                f"(track {_examples(list(empty))}): drop them or label them"
+            )
         if task == "multiclass":
             raise ValueError("an indicator matrix is multi-label; give one label per track for multi-class")
         return y, "multilabel"
@@ -36,15 +39,19 @@ def _normalise(y, task):
         y = [list(v) if _is_label_set(v) else [v] for v in y]
         empty = [i for i, v in enumerate(y) if not v]
         if empty:
-            raise ValueError(f"{len(empty)} of {len(y)} tracks have an empty label set (track {_examples(empty)}): "
-                             "drop them or label them")
+            raise ValueError(
+                f"{len(empty)} of {len(y)} tracks have an empty label set (track {_examples(empty)}): "
+                "drop them or label them"
+            )
     if task == "multilabel":
         return y, task
     if sets:
         several = [i for i, v in enumerate(y) if len(v) != 1]
         if several:
-            raise ValueError(f"multi-class needs exactly one label per track; {len(several)} tracks have another "
-                             f"count (track {_examples(several)})")
+            raise ValueError(
+                f"multi-class needs exactly one label per track; {len(several)} tracks have another "
+                f"count (track {_examples(several)})"
+            )
         y = [v[0] for v in y]
     return np.asarray(y), task
 

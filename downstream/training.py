@@ -4,6 +4,7 @@ Validation follows the Discogs paper: patch activations averaged per track, then
 macro ROC-AUC / PR-AUC per track (``val_loss``, ``val_roc_auc``, ``val_pr_auc`` in the logs,
 which the learning-rate and early-stopping callbacks monitor).
 """
+
 import warnings
 
 import keras
@@ -44,8 +45,9 @@ class TrackValidation(keras.callbacks.Callback):
             ap.append(task_ap)
         with warnings.catch_warnings():  # tasks without a defined AUC (one class in validation)
             warnings.simplefilter("ignore", RuntimeWarning)
-            logs.update(val_loss=float(np.sum(losses)), val_roc_auc=float(np.nanmean(roc)),
-                        val_pr_auc=float(np.nanmean(ap)))
+            logs.update(
+                val_loss=float(np.sum(losses)), val_roc_auc=float(np.nanmean(roc)), val_pr_auc=float(np.nanmean(ap))
+            )
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -74,14 +76,17 @@ def fit_network(network, rows, targets, epochs, batch_size, callbacks=(), progre
     """
     log = EpochLog(epochs, progress, desc)
     try:
-        network.fit(rows, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-                    callbacks=[*callbacks, log])
+        network.fit(
+            rows, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[*callbacks, log]
+        )
     except KeyboardInterrupt:
         best = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
         if best is not None and best.best_weights is not None:
             network.set_weights(best.best_weights)
-        warnings.warn(f"training interrupted after {len(log.records)} of {epochs} epochs; "
-                      "keeping the best weights so far", stacklevel=2)
+        warnings.warn(
+            f"training interrupted after {len(log.records)} of {epochs} epochs; keeping the best weights so far",
+            stacklevel=2,
+        )
     finally:
         log.bar.close()
     return pd.DataFrame(log.records)

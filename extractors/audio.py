@@ -1,4 +1,5 @@
 """Audio loading: any format Essentia decodes, any sample rate, mixed down to mono 16 kHz."""
+
 from pathlib import Path
 
 import numpy as np
@@ -6,9 +7,7 @@ import numpy as np
 from musiczoo.runtime import essentia_standard
 
 SAMPLE_RATE = 16000
-AUDIO_EXTENSIONS = frozenset(
-    ".wav .flac .mp3 .ogg .oga .opus .m4a .aac .aif .aiff .wma .mp4 .webm .mka .au".split()
-)
+AUDIO_EXTENSIONS = frozenset(".wav .flac .mp3 .ogg .oga .opus .m4a .aac .aif .aiff .wma .mp4 .webm .mka .au".split())
 SILENCE = 1e-6  # peak amplitude below which a signal counts as silent
 
 

@@ -4,6 +4,7 @@ A file that cannot be used (unreadable, empty, silent, shorter than one patch) g
 in the summary and the batch goes on; each good file's ``.npy`` is written (atomically) as soon
 as it is computed, so nothing done is lost.
 """
+
 import json
 import os
 from pathlib import Path
@@ -41,7 +42,9 @@ def embed_file(path, graph, predict):
     duration = audio.size / SAMPLE_RATE
     if graph.patches_for(audio.size) == 0:
         seconds = (graph.patch_size * graph.mel.hop_size) / SAMPLE_RATE
-        raise AudioError(f"too short: {duration:.2f} s is less than one {graph.patch_size}-frame patch (~{seconds:.2f} s)")
+        raise AudioError(
+            f"too short: {duration:.2f} s is less than one {graph.patch_size}-frame patch (~{seconds:.2f} s)"
+        )
     return duration, predict(audio)
 
 
@@ -58,10 +61,18 @@ def extract(model, inputs, out_dir, node=None, batch_size=64, backend="essentia"
     out_dir = Path(out_dir)
     predict = predictor(graph, node, batch_size, backend)
     rows = []
-    for path, name in progress_bar(list(zip(files, _relative_names(files))), desc=f"extract {graph.name}",
-                           unit="file", disable=not progress):
-        row = {"path": str(path.resolve()), "status": "ok", "duration_s": None, "patches": 0, "dim": None,
-               "embeddings": None, "error": None}
+    for path, name in progress_bar(
+        list(zip(files, _relative_names(files))), desc=f"extract {graph.name}", unit="file", disable=not progress
+    ):
+        row = {
+            "path": str(path.resolve()),
+            "status": "ok",
+            "duration_s": None,
+            "patches": 0,
+            "dim": None,
+            "embeddings": None,
+            "error": None,
+        }
         try:
             row["duration_s"], embeddings = embed_file(path, graph, predict)
             atomic_save_npy(out_dir / name, embeddings)
@@ -71,7 +82,13 @@ def extract(model, inputs, out_dir, node=None, batch_size=64, backend="essentia"
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     atomic_write(out_dir / SUMMARY_FILE, summary.to_csv(index=False).encode())
-    provenance = {"model": graph.name, "graph": str(graph.path.resolve()), "node": graph.node_name(node),
-                  "backend": backend, "patch_size": graph.patch_size, "patch_hop_size": graph.patch_hop_size}
+    provenance = {
+        "model": graph.name,
+        "graph": str(graph.path.resolve()),
+        "node": graph.node_name(node),
+        "backend": backend,
+        "patch_size": graph.patch_size,
+        "patch_hop_size": graph.patch_hop_size,
+    }
     atomic_write(out_dir / PROVENANCE_FILE, json.dumps(provenance, indent=2).encode())
     return summary

@@ -4,6 +4,7 @@
 call an Essentia user makes. ``tensorflow``: the same mel, patching and graph in TensorFlow
 (batched, GPU-ready). Both take 16 kHz mono audio and return ``(patches, dim)``.
 """
+
 import functools
 import json
 from pathlib import Path
@@ -56,8 +57,10 @@ class Graph:
         self.algorithm = inference["algorithm"]
         family = AUDIO_WRAPPERS.get(self.algorithm)
         if family is None:
-            raise ValueError(f"{self.path.name}: inference.algorithm {self.algorithm!r} runs no audio; "
-                             f"expected one of {sorted(AUDIO_WRAPPERS)}")
+            raise ValueError(
+                f"{self.path.name}: inference.algorithm {self.algorithm!r} runs no audio; "
+                f"expected one of {sorted(AUDIO_WRAPPERS)}"
+            )
         self.mel = FRONT_ENDS[family.mel]
         self.input = metadata["schema"]["inputs"][0]["name"]
         frames = metadata["schema"]["inputs"][0]["shape"][-2]
@@ -83,8 +86,14 @@ class Graph:
 
 def essentia_predictor(graph, node=None, batch_size=64):
     """Essentia's wrapper algorithm for ``graph``: ``audio -> (patches, dim)``."""
-    params = dict(graphFilename=str(graph.path), input=graph.input, output=graph.node_name(node),
-                  patchSize=graph.patch_size, patchHopSize=graph.patch_hop_size, batchSize=batch_size)
+    params = dict(
+        graphFilename=str(graph.path),
+        input=graph.input,
+        output=graph.node_name(node),
+        patchSize=graph.patch_size,
+        patchHopSize=graph.patch_hop_size,
+        batchSize=batch_size,
+    )
     return getattr(essentia_standard(), graph.algorithm)(**params)
 
 
@@ -95,8 +104,9 @@ def graph_function(graph, node=None):
     fetch = graph.node_name(node)
     fetch = fetch if ":" in fetch else f"{fetch}:0"
     imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
-    pruned = imported.prune(imported.graph.get_tensor_by_name(f"{graph.input}:0"),
-                            imported.graph.get_tensor_by_name(fetch))
+    pruned = imported.prune(
+        imported.graph.get_tensor_by_name(f"{graph.input}:0"), imported.graph.get_tensor_by_name(fetch)
+    )
     return lambda patches: pruned(tf.convert_to_tensor(patches, tf.float32))
 
 
@@ -115,7 +125,7 @@ def tensorflow_predictor(graph, node=None, batch_size=64):
 
     def predict(audio):
         patches = to_patches(np.asarray(audio, np.float32))
-        rows = [run_graph(patches[start:start + batch_size]) for start in range(0, int(patches.shape[0]), batch_size)]
+        rows = [run_graph(patches[start : start + batch_size]) for start in range(0, int(patches.shape[0]), batch_size)]
         if not rows:
             return np.zeros((0, 0), np.float32)
         return np.concatenate([np.asarray(r).reshape(len(r), -1) for r in rows])

@@ -15,6 +15,7 @@ Every constant is taken from Essentia's C++ sources (MTG/essentia):
 * ``src/algorithms/spectral/melbands.cpp`` + ``triangularbands.cpp`` + ``essentiamath.h``:
   the filterbank (see :func:`filterbank`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,16 +58,40 @@ class MelSpec:
 
 
 MUSICNN = MelSpec(
-    name="musicnn", essentia_algorithm="TensorflowInputMusiCNN", sample_rate=16000,
-    frame_size=512, hop_size=256, fft_size=512, n_bands=96, low_hz=0.0, high_hz=8000.0,
-    warping="slaneyMel", weighting="linear", normalize="unit_tri", band_type="power",
-    log_scale=10000.0, log_shift=1.0, log="log10",
+    name="musicnn",
+    essentia_algorithm="TensorflowInputMusiCNN",
+    sample_rate=16000,
+    frame_size=512,
+    hop_size=256,
+    fft_size=512,
+    n_bands=96,
+    low_hz=0.0,
+    high_hz=8000.0,
+    warping="slaneyMel",
+    weighting="linear",
+    normalize="unit_tri",
+    band_type="power",
+    log_scale=10000.0,
+    log_shift=1.0,
+    log="log10",
 )
 VGGISH = MelSpec(
-    name="vggish", essentia_algorithm="TensorflowInputVGGish", sample_rate=16000,
-    frame_size=400, hop_size=160, fft_size=512, n_bands=64, low_hz=125.0, high_hz=7500.0,
-    warping="htkMel", weighting="warping", normalize="unit_max", band_type="magnitude",
-    log_scale=1.0, log_shift=0.01, log="ln",
+    name="vggish",
+    essentia_algorithm="TensorflowInputVGGish",
+    sample_rate=16000,
+    frame_size=400,
+    hop_size=160,
+    fft_size=512,
+    n_bands=64,
+    low_hz=125.0,
+    high_hz=7500.0,
+    warping="htkMel",
+    weighting="warping",
+    normalize="unit_max",
+    band_type="magnitude",
+    log_scale=1.0,
+    log_shift=0.01,
+    log="ln",
 )
 FRONT_ENDS = {spec.name: spec for spec in (MUSICNN, VGGISH)}  # the ``mel`` of each family in zoo.families
 
@@ -87,15 +112,15 @@ _SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ * _SLANEY_SLOPE
 def _slaney_hz2mel(hz):
     hz = np.asarray(hz, np.float32)  # clamped below: the log branch is unused under 1 kHz
     log_hz = np.log((np.maximum(hz, 1) / _SLANEY_MIN_LOG_HZ).astype(np.float64)).astype(np.float32)
-    return np.where(hz < _SLANEY_MIN_LOG_HZ, hz * _SLANEY_SLOPE,
-                    _SLANEY_MIN_LOG_MEL + log_hz / _SLANEY_LOG_STEP)
+    return np.where(hz < _SLANEY_MIN_LOG_HZ, hz * _SLANEY_SLOPE, _SLANEY_MIN_LOG_MEL + log_hz / _SLANEY_LOG_STEP)
 
 
 def _slaney_mel2hz(mel):
     mel = np.asarray(mel, np.float32)
     exponent = ((mel - _SLANEY_MIN_LOG_MEL) * _SLANEY_LOG_STEP).astype(np.float64)
-    return np.where(mel < _SLANEY_MIN_LOG_MEL, mel / _SLANEY_SLOPE,
-                    _SLANEY_MIN_LOG_HZ * np.exp(exponent).astype(np.float32))
+    return np.where(
+        mel < _SLANEY_MIN_LOG_MEL, mel / _SLANEY_SLOPE, _SLANEY_MIN_LOG_HZ * np.exp(exponent).astype(np.float32)
+    )
 
 
 def _htk_hz2mel(hz):
@@ -178,8 +203,9 @@ def essentia_melspectrogram(audio: np.ndarray, spec: MelSpec = MUSICNN) -> np.nd
     """
     es = essentia_standard()
     compute = getattr(es, spec.essentia_algorithm)()
-    frames = es.FrameGenerator(np.ascontiguousarray(audio, np.float32), frameSize=spec.frame_size,
-                               hopSize=spec.hop_size, startFromZero=False)
+    frames = es.FrameGenerator(
+        np.ascontiguousarray(audio, np.float32), frameSize=spec.frame_size, hopSize=spec.hop_size, startFromZero=False
+    )
     rows = [compute(frame) for frame in frames]
     return np.array(rows, np.float32).reshape(len(rows), spec.n_bands)
 
@@ -195,8 +221,7 @@ def tf_melspectrogram(audio, spec: MelSpec = MUSICNN):
     audio = tf.convert_to_tensor(audio, tf.float32)
     n_samples = tf.shape(audio)[-1]
     n_frames = tf.where(n_samples > 0, _last_frame_index(spec, n_samples) + 1, 0)
-    pad_right = tf.maximum(
-        (n_frames - 1) * spec.hop_size + spec.frame_size - spec.pad_left - n_samples, 0)
+    pad_right = tf.maximum((n_frames - 1) * spec.hop_size + spec.frame_size - spec.pad_left - n_samples, 0)
     paddings = [[0, 0]] * (audio.shape.rank - 1) + [[spec.pad_left, pad_right]]
     frames = tf.signal.frame(tf.pad(audio, paddings), spec.frame_size, spec.hop_size)
     frames = frames[..., :n_frames, :]
@@ -219,8 +244,7 @@ def melspectrogram(audio, spec: MelSpec = MUSICNN, backend: str = "essentia") ->
         raise ValueError(f"unknown mel backend {backend!r}; expected one of {BACKENDS}")
     audio = np.asarray(audio)
     if audio.ndim != 1 or audio.dtype.kind != "f":
-        raise ValueError(
-            f"audio must be a 1-D float array, got shape {audio.shape} dtype {audio.dtype}")
+        raise ValueError(f"audio must be a 1-D float array, got shape {audio.shape} dtype {audio.dtype}")
     audio = audio.astype(np.float32, copy=False)
     if backend == "essentia":
         return essentia_melspectrogram(audio, spec)

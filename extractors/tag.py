@@ -1,4 +1,5 @@
 """Auto-tagging: each audio file's top tags, from a tagger's predictions averaged over its patches."""
+
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,14 @@ def tag(inputs, model=DEFAULT_MODEL, top=5, batch_size=64, csv=None, progress=Tr
             for rank, index in zip(ranks, np.argsort(-mean)):
                 row.update({f"tag_{rank}": classes[index], f"probability_{rank}": float(mean[index])})
         rows.append(row)
-    columns = ["path", "status", "duration_s", "patches",
-               *(f"{kind}_{rank}" for rank in ranks for kind in ("tag", "probability")), "error"]
+    columns = [
+        "path",
+        "status",
+        "duration_s",
+        "patches",
+        *(f"{kind}_{rank}" for rank in ranks for kind in ("tag", "probability")),
+        "error",
+    ]
     tags = pd.DataFrame(rows, columns=columns)
     if csv is not None:
         atomic_write(csv, tags.to_csv(index=False).encode())
@@ -51,7 +58,11 @@ def format_tags(tags):
     """The tagged files of a :func:`tag` table as text: file name, then ``tag probability`` by rank."""
     tagged = tags[tags.status == "ok"]
     ranks = [column.split("_")[1] for column in tags.columns if column.startswith("tag_")]
-    table = pd.DataFrame({"file": [Path(path).name for path in tagged.path]} | {
-        f"#{rank}": [f"{name} {p:.2f}" for name, p in zip(tagged[f"tag_{rank}"], tagged[f"probability_{rank}"])]
-        for rank in ranks})
+    table = pd.DataFrame(
+        {"file": [Path(path).name for path in tagged.path]}
+        | {
+            f"#{rank}": [f"{name} {p:.2f}" for name, p in zip(tagged[f"tag_{rank}"], tagged[f"probability_{rank}"])]
+            for rank in ranks
+        }
+    )
     return table.to_string(index=False)

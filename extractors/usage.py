@@ -5,6 +5,7 @@ model's sample rate, then the wrapper of ``inference.algorithm`` with ``graphFil
 output node, plus only what :func:`~musiczoo.zoo.families.wrapper_arguments` says the graph
 needs. A classifier head runs on the embeddings of its embedding model, which comes first.
 """
+
 import json
 import shlex
 
@@ -15,8 +16,7 @@ AUDIO = "audio.wav"  # the file the printed code and commands read
 
 
 def _call(graph_path, metadata, node):
-    arguments = {"graphFilename": str(graph_path), "output": node_name(metadata, node),
-                 **wrapper_arguments(metadata)}
+    arguments = {"graphFilename": str(graph_path), "output": node_name(metadata, node), **wrapper_arguments(metadata)}
     listed = ", ".join(f"{key}={json.dumps(value)}" for key, value in arguments.items())
     return f"{metadata['inference']['algorithm']}({listed})"
 
@@ -30,8 +30,10 @@ def _patching_note(metadata):
     inference = metadata["inference"]
     family = AUDIO_WRAPPERS[inference["algorithm"]]
     called = {"patchSize": family.patch_size, "patchHopSize": family.patch_hop_size} | wrapper_arguments(metadata)
-    zoo = {"patchSize": inference.get("patch_size") or family.patch_size,
-           "patchHopSize": inference.get("patch_hop_size") or family.patch_hop_size}
+    zoo = {
+        "patchSize": inference.get("patch_size") or family.patch_size,
+        "patchHopSize": inference.get("patch_hop_size") or family.patch_hop_size,
+    }
     differ = ", ".join(f"{key}={value}" for key, value in zoo.items() if called[key] != value)
     return [f"# `musiczoo extract` cuts the trained patches: add {differ} for the same rows"] if differ else []
 
@@ -44,20 +46,29 @@ def essentia_snippet(graph_path, metadata, embedding=None):
     audio_path, audio_metadata = embedding or (graph_path, metadata)
     algorithms = sorted({"MonoLoader", audio_metadata["inference"]["algorithm"], metadata["inference"]["algorithm"]})
     rate = audio_metadata["inference"]["sample_rate"]
-    lines = [f"from essentia.standard import {', '.join(algorithms)}", "",
-             f'audio = MonoLoader(filename="{AUDIO}", sampleRate={rate}, resampleQuality=4)()']
+    lines = [
+        f"from essentia.standard import {', '.join(algorithms)}",
+        "",
+        f'audio = MonoLoader(filename="{AUDIO}", sampleRate={rate}, resampleQuality=4)()',
+    ]
     if embedding:
         classes = _width(metadata, "predictions")
-        lines += [f"embedding_model = {_call(audio_path, audio_metadata, 'embeddings')}",
-                  "embeddings = embedding_model(audio)",
-                  f"model = {_call(graph_path, metadata, 'predictions')}",
-                  f"predictions = model(embeddings)  # (patches, {classes}): the .json's classes"]
+        lines += [
+            f"embedding_model = {_call(audio_path, audio_metadata, 'embeddings')}",
+            "embeddings = embedding_model(audio)",
+            f"model = {_call(graph_path, metadata, 'predictions')}",
+            f"predictions = model(embeddings)  # (patches, {classes}): the .json's classes",
+        ]
     else:
-        lines += [f"model = {_call(graph_path, metadata, 'embeddings')}",
-                  f"embeddings = model(audio)  # (patches, {_width(metadata, 'embeddings')})"]
+        lines += [
+            f"model = {_call(graph_path, metadata, 'embeddings')}",
+            f"embeddings = model(audio)  # (patches, {_width(metadata, 'embeddings')})",
+        ]
         if find_output(metadata, "predictions"):
-            lines.append(f'# output="{node_name(metadata, "predictions")}": the predictions '
-                         f'({_width(metadata, "predictions")} per patch)')
+            lines.append(
+                f'# output="{node_name(metadata, "predictions")}": the predictions '
+                f"({_width(metadata, 'predictions')} per patch)"
+            )
     return "\n".join(lines + _patching_note(audio_metadata))
 
 
@@ -74,5 +85,7 @@ def musiczoo_commands(model, metadata):
 
 def usage(model, graph_path, metadata, embedding=None):
     """Both, as ``models show`` prints them: an ``# Essentia`` block, then a ``# musiczoo`` block."""
-    return (f"# Essentia\n{essentia_snippet(graph_path, metadata, embedding)}\n\n"
-            f"# musiczoo\n{musiczoo_commands(model, metadata)}\n")
+    return (
+        f"# Essentia\n{essentia_snippet(graph_path, metadata, embedding)}\n\n"
+        f"# musiczoo\n{musiczoo_commands(model, metadata)}\n"
+    )

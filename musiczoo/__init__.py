@@ -1,4 +1,5 @@
 """musiczoo: music-audio embedding models trained, exported and served for Essentia."""
+
 from musiczoo.runtime import essentia_standard
 
 essentia_standard()

@@ -1,4 +1,5 @@
 """The ``musiczoo`` command line: each command mirrors one Python API call."""
+
 import argparse
 import importlib
 import json
@@ -22,8 +23,15 @@ def _report(table, done):
 def _extract(args):
     from musiczoo.extractors.extract import extract
 
-    summary = extract(args.model, args.inputs, args.output, node=args.node, batch_size=args.batch_size,
-                      backend=args.backend, metadata=args.metadata)
+    summary = extract(
+        args.model,
+        args.inputs,
+        args.output,
+        node=args.node,
+        batch_size=args.batch_size,
+        backend=args.backend,
+        metadata=args.metadata,
+    )
     return _report(summary, f"embedded into {args.output}/ (summary: {args.output}/summary.csv)")
 
 
@@ -92,8 +100,11 @@ def _models_show(args):
     exported = args.name if args.name.endswith(".pb") else registry.exports().get(args.name)
     if exported is None:  # defined but not exported here: the call with the file an export writes
         entry = registry.get(args.name)
-        make = (f"musiczoo import musicnn {entry['musiczoo']['checkpoint']}" if registry.is_pretrained(entry)
-                else f"musiczoo export --random-init {args.name} (or RUN_DIR)")
+        make = (
+            f"musiczoo import musicnn {entry['musiczoo']['checkpoint']}"
+            if registry.is_pretrained(entry)
+            else f"musiczoo export --random-init {args.name} (or RUN_DIR)"
+        )
         print(json.dumps(entry | {"exported": None}, indent=2, ensure_ascii=False))
         print(f"\n# not exported here: `{make}` writes {args.name}.pb\n{usage(args.name, f'{args.name}.pb', entry)}")
         return 0
@@ -101,8 +112,9 @@ def _models_show(args):
     if not graph.is_file():
         raise FileNotFoundError(f"graph not found: {graph}")
     metadata = read_metadata(graph)
-    print(json.dumps(registry.entries().get(args.name, metadata) | {"exported": str(graph)}, indent=2,
-                     ensure_ascii=False))
+    print(
+        json.dumps(registry.entries().get(args.name, metadata) | {"exported": str(graph)}, indent=2, ensure_ascii=False)
+    )
     print(f"\n{usage(args.name, graph, metadata, _embedding_model(graph, metadata))}")
     return 0
 
@@ -111,9 +123,11 @@ def _demo(args):
     from musiczoo.demo import demo
 
     result = demo(args.output, tracks=args.tracks, seconds=args.seconds, epochs=args.epochs, workers=args.workers)
-    print(f"\ndemo done in {args.output}/: {result['tracks']} tracks, {result['held_out']} held out; held-out "
-          f"composer-century accuracy {result['accuracy']:.3f} (majority baseline {result['baseline']:.3f}); "
-          f"benchmark: {args.output}/report.html")
+    print(
+        f"\ndemo done in {args.output}/: {result['tracks']} tracks, {result['held_out']} held out; held-out "
+        f"composer-century accuracy {result['accuracy']:.3f} (majority baseline {result['baseline']:.3f}); "
+        f"benchmark: {args.output}/report.html"
+    )
     return 0
 
 
@@ -125,31 +139,46 @@ def parser():
         prog="musiczoo",
         description="Train, export and serve music-audio embedding models for Essentia.",
     )
-    main.add_argument("-v", "--verbose", action="store_true",
-                      help="also show TensorFlow's native start-up lines (CUDA probing, absl)")
+    main.add_argument(
+        "-v", "--verbose", action="store_true", help="also show TensorFlow's native start-up lines (CUDA probing, absl)"
+    )
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     extract = commands.add_parser(
-        "extract", help="embed audio files with a zoo or Essentia model",
+        "extract",
+        help="embed audio files with a zoo or Essentia model",
         description="Embed audio files (any format Essentia reads) with a model: one .npy (patches x dim) "
-                    "per file plus OUT/summary.csv. Bad files are reported and skipped; the exit status "
-                    "is 1 when any file failed.")
-    extract.add_argument("model", help="registry name of an exported or pretrained model (imported on first use), "
-                                        "or a .pb with its .json beside it")
+        "per file plus OUT/summary.csv. Bad files are reported and skipped; the exit status "
+        "is 1 when any file failed.",
+    )
+    extract.add_argument(
+        "model",
+        help="registry name of an exported or pretrained model (imported on first use), "
+        "or a .pb with its .json beside it",
+    )
     extract.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
     extract.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
-    extract.add_argument("--node", help="graph node to read: an output purpose (embeddings, predictions) or a node "
-                                         "name (default: the embeddings output of the metadata)")
+    extract.add_argument(
+        "--node",
+        help="graph node to read: an output purpose (embeddings, predictions) or a node "
+        "name (default: the embeddings output of the metadata)",
+    )
     extract.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
-    extract.add_argument("--backend", choices=BACKENDS, default="essentia",
-                         help="essentia: Essentia's own wrapper (default); tensorflow: mel + graph in TensorFlow")
+    extract.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="essentia",
+        help="essentia: Essentia's own wrapper (default); tensorflow: mel + graph in TensorFlow",
+    )
     extract.add_argument("--metadata", metavar="JSON", help="Essentia metadata of the graph, if not beside the .pb")
     extract.set_defaults(run=_extract)
 
     export = commands.add_parser(
-        "export", help="export a model as an Essentia frozen graph + metadata JSON",
+        "export",
+        help="export a model as an Essentia frozen graph + metadata JSON",
         description="Write NAME.pb (frozen graph, dynamic batch, Essentia node names) and NAME.json "
-                    "(Essentia metadata), and register the model so `musiczoo extract NAME` finds it.")
+        "(Essentia metadata), and register the model so `musiczoo extract NAME` finds it.",
+    )
     export.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a training run folder (run.json + weights)")
     export.add_argument("--random-init", metavar="NAME", help="export an untrained registry model instead")
     export.add_argument("-o", "--output", metavar="OUT", help="output folder (default: RUN_DIR/export or ./exports)")
@@ -157,13 +186,16 @@ def parser():
     export.set_defaults(run=_export)
 
     tag = commands.add_parser(
-        "tag", help="the top tags of audio files, from a pretrained tagger",
+        "tag",
+        help="the top tags of audio files, from a pretrained tagger",
         description="Tag audio files with a tagger (default mtt-musicnn, imported from the musicnn wheel on first "
-                    "use): the top tags of each file, its predictions averaged over patches, printed and written "
-                    "to a CSV. Bad files are reported and skipped; the exit status is 1 when any file failed.")
+        "use): the top tags of each file, its predictions averaged over patches, printed and written "
+        "to a CSV. Bad files are reported and skipped; the exit status is 1 when any file failed.",
+    )
     tag.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files or folders (searched recursively)")
-    tag.add_argument("--model", help="a tagger: registry name, or a .pb with its .json (classes) beside it "
-                                      "(default: mtt-musicnn)")
+    tag.add_argument(
+        "--model", help="a tagger: registry name, or a .pb with its .json (classes) beside it (default: mtt-musicnn)"
+    )
     tag.add_argument("--top", type=int, default=5, help="tags per file (default 5)")
     tag.add_argument("-o", "--output", default="tags.csv", metavar="CSV", help="the CSV to write (default tags.csv)")
     tag.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
@@ -173,13 +205,16 @@ def parser():
     sources = importer.add_subparsers(dest="source", required=True, metavar="SOURCE")
     checkpoints = ", ".join(entry["musiczoo"]["checkpoint"] for entry in registry.pretrained().values())
     musicnn = sources.add_parser(
-        "musicnn", help="the MusiCNN/VGG taggers of the musicnn wheel",
+        "musicnn",
+        help="the MusiCNN/VGG taggers of the musicnn wheel",
         description="Freeze the TensorFlow 1 checkpoints of the musicnn wheel (install it with "
-                    "`pip install --no-deps musicnn`) for Essentia: NAME.pb and NAME.json (50 tags, licence, "
-                    "citation), registered so that `musiczoo extract NAME` and `musiczoo tag` find them. "
-                    "`musiczoo extract` imports them on first use anyway.")
-    musicnn.add_argument("checkpoints", nargs="*", default="all", metavar="CHECKPOINT",
-                         help=f"{checkpoints} or all (default)")
+        "`pip install --no-deps musicnn`) for Essentia: NAME.pb and NAME.json (50 tags, licence, "
+        "citation), registered so that `musiczoo extract NAME` and `musiczoo tag` find them. "
+        "`musiczoo extract` imports them on first use anyway.",
+    )
+    musicnn.add_argument(
+        "checkpoints", nargs="*", default="all", metavar="CHECKPOINT", help=f"{checkpoints} or all (default)"
+    )
     musicnn.add_argument("-o", "--output", metavar="DIR", help="output folder (default: MUSICZOO_HOME/pretrained)")
     musicnn.set_defaults(run=_import)
 
@@ -187,20 +222,24 @@ def parser():
     models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     models_commands.add_parser("list", help="one line per registry model").set_defaults(run=_models_list)
     show = models_commands.add_parser(
-        "show", help="a model's metadata, its Essentia call and the musiczoo command",
+        "show",
+        help="a model's metadata, its Essentia call and the musiczoo command",
         description="Print the registry entry (or the .json of a .pb, a head's too), then a ready-to-paste "
-                    "Essentia snippet (the call its metadata names; a head's embedding model first) and the "
-                    "musiczoo command that does the same.")
+        "Essentia snippet (the call its metadata names; a head's embedding model first) and the "
+        "musiczoo command that does the same.",
+    )
     show.add_argument("name", metavar="MODEL", help="registry name, or a .pb with its .json beside it")
     show.set_defaults(run=_models_show)
 
     demo = commands.add_parser(
-        "demo", help="the whole zoo end to end on the embedded music21 data",
+        "demo",
+        help="the whole zoo end to end on the embedded music21 data",
         description="Render music21 scores to audio, compute features, hold out 30% of the works, train a small "
-                    "COLA model on the rest, export it to Essentia, embed the audio through Essentia, fit a "
-                    "downstream classifier, and benchmark the model next to mel-stats, random-init and msd-musicnn "
-                    "on the held-out works (OUT/report.html). Resumes what an earlier run into the same folder "
-                    "finished.")
+        "COLA model on the rest, export it to Essentia, embed the audio through Essentia, fit a "
+        "downstream classifier, and benchmark the model next to mel-stats, random-init and msd-musicnn "
+        "on the held-out works (OUT/report.html). Resumes what an earlier run into the same folder "
+        "finished.",
+    )
     demo.add_argument("-o", "--output", default="demo", help="output folder (default ./demo)")
     demo.add_argument("--tracks", type=int, default=120, help="music21 scores to render (default 120)")
     demo.add_argument("--seconds", type=float, default=20.0, help="excerpt length (default 20 s)")

@@ -1,4 +1,5 @@
 """YAML config files, read one way by every command: a mapping, relative paths, ``KEY=VALUE`` overrides."""
+
 from pathlib import Path
 
 import yaml

@@ -8,6 +8,7 @@ Essentia head -> `musiczoo benchmark` of the trained model next to `mel-stats`, 
 and the pretrained `msd-musicnn` on the held-out works (``OUT/report.html``). Small by default
 (about 12 minutes on 2 CPU cores); every step can be re-run and resumes what is done.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,7 @@ DEMO_CONFIG = {
 HELD_OUT = 0.3  # share of the works the model never trains on
 CENTURIES = {"to 1599": 1600, "1600s": 1700, "1700s": 1800, "1800s": 1900, "1900s": 2000}  # upper bounds
 DEMO_TASKS = {
-    "century": {"kind": "classification", "label": "year", "bins": CENTURIES, "group": "releases[0]",
-                "test_size": 0.4},
+    "century": {"kind": "classification", "label": "year", "bins": CENTURIES, "group": "releases[0]", "test_size": 0.4},
     "composer-similarity": {"kind": "similarity", "label": "artists[0]"},
     "collection-similarity": {"kind": "similarity", "label": "labels[0]"},
 }
@@ -76,19 +76,32 @@ def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=Tru
     _step("6/7 downstream: the composer's century from the embeddings (shallow MLP), scored on held-out works")
     classifier, accuracy, baseline, test_tracks = _century_head(summary, kept, held, out / "embeddings")
     print(f"held-out accuracy {accuracy:.3f} over {test_tracks} tracks (majority-class baseline {baseline:.3f})")
-    head = export_head(classifier, out / "models", "composer_century-discogs_track_embeddings-effnet",
-                       embedding_model=str(graph))
+    head = export_head(
+        classifier, out / "models", "composer_century-discogs_track_embeddings-effnet", embedding_model=str(graph)
+    )
     print(f"head: {head} (try: musiczoo predict {head} {data / 'audio'})")
 
     _step("7/7 benchmark on the held-out works: the trained model next to the baselines and a pretrained model")
     tasks = {"catalogue": str((data / "held_out.parquet").resolve()), "tasks": DEMO_TASKS}
-    result = benchmark([f"trained={out / 'run'}", *DEMO_MODELS], tasks, out, seeds=3, k=(), progress=progress,
-                       command=f"musiczoo demo -o {out} --tracks {tracks} --seconds {seconds:g} --epochs {epochs}")
+    result = benchmark(
+        [f"trained={out / 'run'}", *DEMO_MODELS],
+        tasks,
+        out,
+        seeds=3,
+        k=(),
+        progress=progress,
+        command=f"musiczoo demo -o {out} --tracks {tracks} --seconds {seconds:g} --epochs {epochs}",
+    )
     table = result.summary[result.summary.metric.isin(["accuracy", "triplet"])]
     print(table.pivot_table(index="model", columns="task", values="mean", sort=False).round(3).to_string())
     print(f"report: {out / 'report.html'} ({out / 'report.md'})")
-    return {"tracks": len(catalogue), "held_out": len(held), "accuracy": accuracy, "baseline": baseline,
-            "benchmark": result}
+    return {
+        "tracks": len(catalogue),
+        "held_out": len(held),
+        "accuracy": accuracy,
+        "baseline": baseline,
+        "benchmark": result,
+    }
 
 
 def _century_head(summary, kept, held, folder):

@@ -1,4 +1,5 @@
 """Atomic file writes: a crash leaves the old file or the new one, never half of one; file digests."""
+
 import hashlib
 import io
 import os

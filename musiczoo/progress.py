@@ -3,6 +3,7 @@
 Every long loop of the zoo calls :func:`progress_bar` with tqdm's arguments, so a log file gets a few
 readable lines instead of hundreds of ``\\r`` frames.
 """
+
 import sys
 import time
 
@@ -25,8 +26,11 @@ class LineProgress:
         return min(10, 10 * self.n // self.total) if self.total else None
 
     def _write(self):
-        count = f"{self.n}/{self.total} {self.unit} ({100 * self.n / self.total:.0f}%)" if self.total else \
-            f"{self.n} {self.unit}"
+        count = (
+            f"{self.n}/{self.total} {self.unit} ({100 * self.n / self.total:.0f}%)"
+            if self.total
+            else f"{self.n} {self.unit}"
+        )
         postfix = f", {self.postfix}" if self.postfix else ""
         self.file.write(f"{self.desc}: {count} in {time.monotonic() - self.started:.1f} s{postfix}\n")
         self.file.flush()

@@ -12,6 +12,7 @@ applies, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them. :func:`quiet_tensorflow_s
 them to /dev/null, whoever imports TensorFlow first; the ``musiczoo`` command calls it unless
 ``-v`` is given.
 """
+
 import contextlib
 import functools
 import importlib.abc
@@ -35,9 +36,7 @@ def essentia_standard():
         essentia.log.warningActive = False
         import essentia.standard
     except ImportError as error:  # pragma: no cover - depends on the platform
-        raise ImportError(
-            "musiczoo needs essentia-tensorflow (pip install essentia-tensorflow)"
-        ) from error
+        raise ImportError("musiczoo needs essentia-tensorflow (pip install essentia-tensorflow)") from error
     finally:
         sys.setdlopenflags(flags)
     return essentia.standard

@@ -1,4 +1,5 @@
 """Shared fixtures: the real data in ../shared/data (skipped when absent) and an isolated home."""
+
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ CLIPS = SHARED_DATA / "clips"
 MUSICNN_GRAPH = SHARED_DATA / "essentia-models" / "genre_dortmund_musicnn_msd.pb"
 
 
-
 def require(path):
     """Skip the test with a clear reason when a piece of ../shared/data is absent."""
     if not path.exists():
@@ -24,7 +24,8 @@ def require(path):
 def write_wav(path, audio, sample_rate=SAMPLE_RATE):
     """A mono float32 wav written by Essentia's MonoWriter; returns ``path``."""
     essentia_standard().MonoWriter(filename=str(path), sampleRate=sample_rate, format="wav")(
-        np.asarray(audio, np.float32))
+        np.asarray(audio, np.float32)
+    )
     return path
 
 

@@ -1,4 +1,5 @@
 """`musiczoo benchmark`: tasks from a catalogue, models next to the baselines, the cache, the report."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,27 +26,57 @@ def tagged_tracks(tmp_path_factory):
                 audio = 0.3 * rng.standard_normal(t.size)
             else:
                 f = pitch * (1 + 0.02 * take)
-                audio = sum(0.3 / h * np.sin(2 * np.pi * h * f * t) for h in (1, 2, 3)) + 0.01 * rng.standard_normal(t.size)
+                audio = sum(0.3 / h * np.sin(2 * np.pi * h * f * t) for h in (1, 2, 3)) + 0.01 * rng.standard_normal(
+                    t.size
+                )
             name = f"{artist}-{take}.wav"
             write_wav(folder / name, audio)
-            rows.append({"path": name, "artist": artist, "album": f"{artist}-{take // 2}", "one": "same",
-                         "year": 1700 + 100 * take})
+            rows.append(
+                {
+                    "path": name,
+                    "artist": artist,
+                    "album": f"{artist}-{take // 2}",
+                    "one": "same",
+                    "year": 1700 + 100 * take,
+                }
+            )
     pd.DataFrame(rows).to_csv(folder / "catalogue.csv", index=False)
-    (folder / "tasks.yaml").write_text(yaml.safe_dump({
-        "catalogue": "catalogue.csv",
-        "tasks": {"artist": {"kind": "classification", "label": "artist", "test_size": 0.5},
-                  "artist-similarity": {"kind": "similarity", "label": "artist", "triplets": 200},
-                  "single-class": {"kind": "classification", "label": "one"}}}))
+    (folder / "tasks.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "catalogue": "catalogue.csv",
+                "tasks": {
+                    "artist": {"kind": "classification", "label": "artist", "test_size": 0.5},
+                    "artist-similarity": {"kind": "similarity", "label": "artist", "triplets": 200},
+                    "single-class": {"kind": "classification", "label": "one"},
+                },
+            }
+        )
+    )
     return folder
 
 
 def test_labels_lists_bins_and_min_count():
-    catalogue = pd.DataFrame({"artists": [["Bach", "Gould"], ["Bach", "Hewitt"], ["Ravel"], [], ["Ravel", "X"]],
-                              "year": [1720, 1740, 1910, None, 1905]})
-    assert Task("c", "classification", "artists[0]").labels(catalogue).tolist() == ["Bach", "Bach", "Ravel", None,
-                                                                                      "Ravel"]
+    catalogue = pd.DataFrame(
+        {
+            "artists": [["Bach", "Gould"], ["Bach", "Hewitt"], ["Ravel"], [], ["Ravel", "X"]],
+            "year": [1720, 1740, 1910, None, 1905],
+        }
+    )
+    assert Task("c", "classification", "artists[0]").labels(catalogue).tolist() == [
+        "Bach",
+        "Bach",
+        "Ravel",
+        None,
+        "Ravel",
+    ]
     assert Task("p", "similarity", "artists[1]", min_count=1).labels(catalogue).tolist() == [
-        "Gould", "Hewitt", None, None, "X"]
+        "Gould",
+        "Hewitt",
+        None,
+        None,
+        "X",
+    ]
     multi = Task("m", "classification", "artists").labels(catalogue)
     assert multi.tolist() == [["Bach"], ["Bach"], ["Ravel"], None, ["Ravel"]]  # Gould, Hewitt, X: one track each
     era = Task("e", "classification", "year", bins={"Baroque": 1750, "Modern": 2000}).labels(catalogue)
@@ -59,8 +90,9 @@ def test_labels_lists_bins_and_min_count():
 
 
 def test_group_split_keeps_every_group_on_one_side():
-    catalogue = pd.DataFrame({"composer": [c for c in "ABCD" for _ in range(6)],
-                              "work": [f"{c}{i // 2}" for c in "ABCD" for i in range(6)]})
+    catalogue = pd.DataFrame(
+        {"composer": [c for c in "ABCD" for _ in range(6)], "work": [f"{c}{i // 2}" for c in "ABCD" for i in range(6)]}
+    )
     task = Task("composer", "classification", "composer", group="work", test_size=0.34)
     labels, groups = task.labels(catalogue), task.groups(catalogue)
     for seed in range(3):
@@ -84,9 +116,24 @@ def test_bad_tasks_files_fail_clearly(tmp_path):
 def test_benchmark_scores_models_and_baselines_and_reports_what_failed(tagged_tracks, tmp_path):
     graph = require(MUSICNN_GRAPH)
     out = tmp_path / "report"
-    code = main(["benchmark", "mel-stats", f"musicnn={graph}", "broken=missing.pb", "stack:mel-stats+musicnn",
-                 "--tasks", str(tagged_tracks / "tasks.yaml"), "-o", str(out), "--epochs", "20", "--cache",
-                 str(tmp_path / "cache"), "--no-progress"])
+    code = main(
+        [
+            "benchmark",
+            "mel-stats",
+            f"musicnn={graph}",
+            "broken=missing.pb",
+            "stack:mel-stats+musicnn",
+            "--tasks",
+            str(tagged_tracks / "tasks.yaml"),
+            "-o",
+            str(out),
+            "--epochs",
+            "20",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
     assert code is None
     scores = pd.read_csv(out / "scores.csv")
     assert set(scores.model) == {"mel-stats", "musicnn", "mel-stats+musicnn"}
@@ -107,13 +154,17 @@ def test_benchmark_scores_models_and_baselines_and_reports_what_failed(tagged_tr
 
 def test_cached_embeddings_are_never_recomputed(tagged_tracks, tmp_path):
     graph = require(MUSICNN_GRAPH)
-    tasks = {"catalogue": str(tagged_tracks / "catalogue.csv"),
-             "tasks": {"album": {"kind": "similarity", "label": "album", "triplets": 50}}}
+    tasks = {
+        "catalogue": str(tagged_tracks / "catalogue.csv"),
+        "tasks": {"album": {"kind": "similarity", "label": "album", "triplets": 50}},
+    }
     cold = benchmark(["mel-stats"], tasks, tmp_path / "a", seeds=1, k=(), cache=tmp_path / "cache", progress=False)
-    warm = benchmark(["mel-stats", str(graph)], tasks, tmp_path / "b", seeds=1, k=(), cache=tmp_path / "cache",
-                     progress=False)
-    again = benchmark(["mel-stats", str(graph)], tasks, tmp_path / "c", seeds=1, k=(), cache=tmp_path / "cache",
-                      progress=False)
+    warm = benchmark(
+        ["mel-stats", str(graph)], tasks, tmp_path / "b", seeds=1, k=(), cache=tmp_path / "cache", progress=False
+    )
+    again = benchmark(
+        ["mel-stats", str(graph)], tasks, tmp_path / "c", seeds=1, k=(), cache=tmp_path / "cache", progress=False
+    )
     assert (cold.seconds["embedded"], warm.seconds["embedded"], again.seconds["embedded"]) == (16, 16, 0)
     pd.testing.assert_frame_equal(warm.scores, again.scores)
 
@@ -123,3 +174,19 @@ def test_mel_stats_is_the_no_model_baseline(tagged_tracks):
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
     assert model.name == "mel-stats" and len(model.embedders) == 1
     assert model.embedder(2)(audio).shape == (1, 192)
+
+
+def test_random_init_takes_the_architecture_of_the_run_beside_it(tmp_path):
+    from musiczoo.downstream.benchmark.models import DEFAULT_ARCHITECTURE, _architecture
+    from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / RUN_FILE).write_text('{"model": "playlist_co_embeddings-vggish", "backbone": {"width": 0.25}}')
+    (run / WEIGHTS_FILE).write_bytes(b"")
+    assert _architecture(["mel-stats", f"mine={run}"]) == ("playlist_co_embeddings-vggish", {"width": 0.25})
+    assert _architecture(["msd-musicnn", "discogs_artist_embeddings-effnet"]) == (
+        "discogs_artist_embeddings-effnet",
+        {},
+    )
+    assert _architecture(["mel-stats", "msd-musicnn"]) == (DEFAULT_ARCHITECTURE, {})

@@ -1,4 +1,5 @@
 """The catalogue schema and its builders, each on real material with small limits."""
+
 import argparse
 import hashlib
 import inspect
@@ -25,8 +26,14 @@ from musiczoo.train.catalogues.folder import build_folder
 from musiczoo.train.catalogues.isolation import run_isolated
 from musiczoo.train.catalogues.jamendo import build_jamendo
 from musiczoo.train.catalogues.render import seeded_rank
-from musiczoo.train.catalogues.schema import (CatalogueError, catalogue_frame, hold_out, read_catalogue, validate,
-                                              write_catalogue)
+from musiczoo.train.catalogues.schema import (
+    CatalogueError,
+    catalogue_frame,
+    hold_out,
+    read_catalogue,
+    validate,
+    write_catalogue,
+)
 
 ASAP = SHARED_DATA / "asap"
 COMPOSERS_TSV = SHARED_DATA / "composers" / "composers_manually_checked.tsv"
@@ -56,12 +63,22 @@ def mtimes(folder):
 
 # --- schema ---------------------------------------------------------------------------------------
 
+
 def test_catalogue_round_trip_keeps_lists_nulls_and_types(tmp_path):
-    frame = catalogue_frame([
-        {"track_id": "a", "path": "/x/a.wav", "duration": 3.5, "artists": ["Nina Simone", "Duke Ellington"],
-         "tags": ["genre---jazz"], "year": 1962, "title": "Take the A Train"},
-        {"track_id": "b", "path": "/x/b.wav"},
-    ])
+    frame = catalogue_frame(
+        [
+            {
+                "track_id": "a",
+                "path": "/x/a.wav",
+                "duration": 3.5,
+                "artists": ["Nina Simone", "Duke Ellington"],
+                "tags": ["genre---jazz"],
+                "year": 1962,
+                "title": "Take the A Train",
+            },
+            {"track_id": "b", "path": "/x/b.wav"},
+        ]
+    )
     write_catalogue(frame, tmp_path / "catalogue.parquet")
     back = read_catalogue(tmp_path / "catalogue.parquet")
     assert back.artists.tolist() == [["Nina Simone", "Duke Ellington"], []]
@@ -91,6 +108,7 @@ def test_validate_names_every_problem():
 
 # --- sources ---------------------------------------------------------------------------------------
 
+
 def test_every_source_is_a_build_command_around_its_call(capsys):
     for kind, source in SOURCES.items():
         parameters = inspect.signature(source.builder()).parameters
@@ -104,6 +122,7 @@ def test_every_source_is_a_build_command_around_its_call(capsys):
 
 # --- composers ------------------------------------------------------------------------------------
 
+
 def test_builtin_composer_dates_agree_with_giantmidi():
     giantmidi = read_composer_tsv(require(COMPOSERS_TSV))
     shared = [name for name in LIFE_DATES if name in giantmidi]
@@ -116,14 +135,33 @@ def test_builtin_composer_dates_agree_with_giantmidi():
 
 # --- rendering builders ---------------------------------------------------------------------------
 
+
 def test_music21_build_renders_then_resumes(tmp_path):
     scores, _ = music21_builder.corpus_scores()
     # the first seed whose three first scores include a composer's (most of the corpus is folk tunes)
-    seed = next(s for s in range(100) if any(
-        score[1].split("/")[0] in music21_builder.FOLDER_COMPOSERS
-        for score in sorted(scores, key=lambda score: seeded_rank(s, score[0]))[:3]))
-    command = ["data", "build", "music21", "-o", str(tmp_path), "--limit", "3", "--seconds", "5",
-               "--seed", str(seed), "--workers", "1"]
+    seed = next(
+        s
+        for s in range(100)
+        if any(
+            score[1].split("/")[0] in music21_builder.FOLDER_COMPOSERS
+            for score in sorted(scores, key=lambda score: seeded_rank(s, score[0]))[:3]
+        )
+    )
+    command = [
+        "data",
+        "build",
+        "music21",
+        "-o",
+        str(tmp_path),
+        "--limit",
+        "3",
+        "--seconds",
+        "5",
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+    ]
     assert main(command) == 0
     catalogue = read_catalogue(tmp_path / "catalogue.parquet")
     assert len(catalogue) == 3 and (catalogue.duration <= 5).all() and (catalogue.duration > 0).all()
@@ -142,8 +180,9 @@ def test_music21_build_renders_then_resumes(tmp_path):
 
 
 def test_asap_build_composer_performer_recital(tmp_path):
-    catalogue, excluded = build_asap(require(ASAP), tmp_path, composers=require(COMPOSERS_TSV), limit=3,
-                                     seconds=5, workers=1)
+    catalogue, excluded = build_asap(
+        require(ASAP), tmp_path, composers=require(COMPOSERS_TSV), limit=3, seconds=5, workers=1
+    )
     assert len(catalogue) == 3 and excluded.empty
     metadata = pd.read_csv(ASAP / "metadata.csv").set_index("midi_performance")
     giantmidi = read_composer_tsv(COMPOSERS_TSV)
@@ -153,8 +192,9 @@ def test_asap_build_composer_performer_recital(tmp_path):
         assert composer.split()[-1] == entry.composer and player == performer(row.source.rsplit("/", 1)[1][:-4])
         assert row.year == work_year(*giantmidi[composer])
         assert row.releases == [f"asap/{entry.folder}"] and row.duration == 5.0
-        assert row.playlists == ([maestro_recital(entry.maestro_midi_performance)]
-                                 if isinstance(entry.maestro_midi_performance, str) else [])
+        assert row.playlists == (
+            [maestro_recital(entry.maestro_midi_performance)] if isinstance(entry.maestro_midi_performance, str) else []
+        )
 
 
 def test_maestro_recitals_group_one_programme():
@@ -162,7 +202,8 @@ def test_maestro_recitals_group_one_programme():
     recitals = metadata.maestro_midi_performance.map(maestro_recital)
     rows = dict(zip(metadata.midi_performance, recitals))
     assert rows["Bach/Fugue/bwv_846/Shi05M.mid"] == (
-        "maestro/2006/MIDI-Unprocessed_19_R1_2006_01-07_ORIG_MID/AUDIO_19_R1_2006")
+        "maestro/2006/MIDI-Unprocessed_19_R1_2006_01-07_ORIG_MID/AUDIO_19_R1_2006"
+    )
     denisova = {recital for path, recital in rows.items() if "Denisova06M" in path or "Denisova10M" in path}
     assert len(denisova) == 1  # two pieces of one 2008 recital share a playlist
     performers = metadata.midi_performance.str.rsplit("/", n=1).str[1].str[:-4].map(performer)
@@ -174,8 +215,12 @@ def test_maestro_recitals_group_one_programme():
 
 def test_isolated_calls_survive_errors_hangs_and_crashes():
     started = time.monotonic()
-    outcomes = {job: (ok, value) for job, ok, value in run_isolated(
-        misbehave, [(kind, (kind,)) for kind in ("fine", "raise", "hang", "crash", "after")], workers=2, timeout=2)}
+    outcomes = {
+        job: (ok, value)
+        for job, ok, value in run_isolated(
+            misbehave, [(kind, (kind,)) for kind in ("fine", "raise", "hang", "crash", "after")], workers=2, timeout=2
+        )
+    }
     assert outcomes["fine"] == (True, "fine") and outcomes["after"] == (True, "after")
     assert outcomes["raise"] == (False, "ValueError: unparsable score")
     assert outcomes["hang"] == (False, "timed out after 2 s")
@@ -196,6 +241,7 @@ def misbehave(kind):
 
 # --- catalogue-only builders ----------------------------------------------------------------------
 
+
 def test_folder_build_reads_metadata_and_excludes_bad_files(tmp_path):
     audio = tmp_path / "audio"
     (audio / "sub").mkdir(parents=True)
@@ -208,9 +254,23 @@ def test_folder_build_reads_metadata_and_excludes_bad_files(tmp_path):
         "one.wav,Nina Simone|Duke Ellington,r1,genre---jazz| instrument---piano ,1962,One\n"
         "sub/two.wav,Nina Simone,r1,,unknown,\n"
         "corrupt.wav,Someone,,,,\n"
-        "missing.wav,Someone,,,,\n")
-    assert main(["data", "build", "folder", str(audio), "--metadata", str(tmp_path / "meta.csv"),
-                 "-o", str(tmp_path / "out")]) == 0
+        "missing.wav,Someone,,,,\n"
+    )
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                "folder",
+                str(audio),
+                "--metadata",
+                str(tmp_path / "meta.csv"),
+                "-o",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     catalogue = read_catalogue(tmp_path / "out" / "catalogue.parquet")
     assert catalogue.track_id.tolist() == ["one.wav", "sub/two.wav"]
     assert catalogue.duration.tolist() == [3.0, 2.0]
@@ -252,17 +312,26 @@ def test_folder_build_reads_tags_written_into_synthesised_files(tmp_path):
     audio.mkdir()
     for name in ("vorbis.flac", "id3.mp3", "plain.wav"):
         essentia_standard().MonoWriter(filename=str(audio / name), sampleRate=SR, format=name.split(".")[1])(
-            tone(2).astype(np.float32))
+            tone(2).astype(np.float32)
+        )
     flac = mutagen.flac.FLAC(audio / "vorbis.flac")  # Vorbis comments, several values per field
-    flac.update({"artist": ["Nina Simone", "Duke Ellington"], "album": "Live", "date": "1962-05-01",
-                 "genre": ["Jazz", "Blues"], "title": "One"})
+    flac.update(
+        {
+            "artist": ["Nina Simone", "Duke Ellington"],
+            "album": "Live",
+            "date": "1962-05-01",
+            "genre": ["Jazz", "Blues"],
+            "title": "One",
+        }
+    )
     flac.save()
     mp3 = mutagen.easyid3.EasyID3(audio / "id3.mp3")  # ID3v2.4
     mp3.update({"artist": ["Nina Simone"], "album": "Live", "date": "1962", "genre": "Jazz", "title": "Two"})
     mp3.save()
     # an ID3 header of a version that does not exist: tags unreadable, audio still decodable
-    (audio / "badtags.mp3").write_bytes(b"ID3\x05\x00\x00\x00\x00\x00\x10" + bytes(16)
-                                        + (audio / "id3.mp3").read_bytes())
+    (audio / "badtags.mp3").write_bytes(
+        b"ID3\x05\x00\x00\x00\x00\x00\x10" + bytes(16) + (audio / "id3.mp3").read_bytes()
+    )
     assert audio_tags(audio / "badtags.mp3") == {} and audio_tags(audio / "plain.wav") == {}
     assert main(["data", "build", "folder", str(audio), "-o", str(tmp_path / "out")]) == 0
     rows = read_catalogue(tmp_path / "out" / "catalogue.parquet").set_index("track_id")
@@ -271,7 +340,12 @@ def test_folder_build_reads_tags_written_into_synthesised_files(tmp_path):
     assert one.artists == ["Nina Simone", "Duke Ellington"] and one.tags == ["genre---Jazz", "genre---Blues"]
     assert (one.releases, one.year, one.title) == (["Live"], 1962, "One")
     assert (two.artists, two.releases, two.tags, two.year, two.title) == (
-        ["Nina Simone"], ["Live"], ["genre---Jazz"], 1962, "Two")
+        ["Nina Simone"],
+        ["Live"],
+        ["genre---Jazz"],
+        1962,
+        "Two",
+    )
     for name in ("badtags.mp3", "plain.wav"):
         assert rows.loc[name].artists == [] and known(rows.loc[name].year) is known(rows.loc[name].title) is None
     # --no-tags ignores them; a table's columns win, an empty cell included
@@ -291,14 +365,28 @@ def test_jamendo_split0_merges_tags_across_tsvs(tmp_path):
     assert len(catalogue) == len(track_ids) > 50000 and excluded.empty
     row = catalogue.set_index("track_id").loc["jamendo/track_0000214"]
     assert row.artists == ["artist_000014"] and row.releases == ["album_000031"] and row.duration == 124.6
-    tag_lists = [line.rstrip("\n").split("\t")[5:] for tsv in tsvs for line in tsv.open()
-                 if line.startswith("track_0000214\t")]
+    tag_lists = [
+        line.rstrip("\n").split("\t")[5:] for tsv in tsvs for line in tsv.open() if line.startswith("track_0000214\t")
+    ]
     assert len(tag_lists) > 1 and set(row.tags) == {tag for tags in tag_lists for tag in tags}
     # without --allow-missing-audio only tracks with audio stay; the low-quality .low.mp3 counts
     (tmp_path / "audio" / "14").mkdir(parents=True)
     (tmp_path / "audio" / "14" / "214.low.mp3").write_bytes(b"")
-    assert main(["data", "build", "jamendo", *map(str, tsvs[:2]), "--audio-root", str(tmp_path / "audio"),
-                 "-o", str(tmp_path / "present")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                "jamendo",
+                *map(str, tsvs[:2]),
+                "--audio-root",
+                str(tmp_path / "audio"),
+                "-o",
+                str(tmp_path / "present"),
+            ]
+        )
+        == 0
+    )
     present = read_catalogue(tmp_path / "present" / "catalogue.parquet")
     assert present.track_id.tolist() == ["jamendo/track_0000214"]
     assert present.path[0] == str(tmp_path / "audio" / "14" / "214.low.mp3")
@@ -311,16 +399,30 @@ def test_discogs_sample_pools_metadata_over_master(tmp_path):
         write_wav(tmp_path / name, tone(2))
     (tmp_path / "match.csv").write_text(
         "path,release_id,track_position\n"
-        "slider.wav,7697991,A1\n"        # T. Rex - The Slider (Reprise); master 72462 also has 7697999 (Odeon)
-        "mix.wav,3,1\n"                  # Josh Wink's DJ mix: track 1 credits its own artists
-        "mission.wav,1586374,\n"         # master 129684 is in the masters sample: its year wins
-        "selfreleased.wav,1586364,\n"    # 'Not On Label (...)' is no label
+        "slider.wav,7697991,A1\n"  # T. Rex - The Slider (Reprise); master 72462 also has 7697999 (Odeon)
+        "mix.wav,3,1\n"  # Josh Wink's DJ mix: track 1 credits its own artists
+        "mission.wav,1586374,\n"  # master 129684 is in the masters sample: its year wins
+        "selfreleased.wav,1586364,\n"  # 'Not On Label (...)' is no label
         "unknown.wav,999999999,\n"
         "badposition.wav,7697991,Z9\n"
-        "missing.wav,1,\n")
+        "missing.wav,1,\n"
+    )
     started = time.perf_counter()
-    assert main(["data", "build", "discogs", str(dumps), "--match", str(tmp_path / "match.csv"),
-                 "-o", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                "discogs",
+                str(dumps),
+                "--match",
+                str(tmp_path / "match.csv"),
+                "-o",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert time.perf_counter() - started < 30
     catalogue = read_catalogue(tmp_path / "out" / "catalogue.parquet").set_index("track_id")
     slider = catalogue.loc["slider.wav"]
@@ -340,8 +442,10 @@ def test_discogs_sample_pools_metadata_over_master(tmp_path):
 
 
 def test_hold_out_keeps_each_work_on_one_side():
-    frame = catalogue_frame([{"track_id": f"t{i}", "path": f"/a/{i}.wav", "releases": [f"w{i // 3}"]}
-                             for i in range(30)] + [{"track_id": "lone", "path": "/a/lone.wav"}])
+    frame = catalogue_frame(
+        [{"track_id": f"t{i}", "path": f"/a/{i}.wav", "releases": [f"w{i // 3}"]} for i in range(30)]
+        + [{"track_id": "lone", "path": "/a/lone.wav"}]
+    )
     kept, held = hold_out(frame, 0.3, by="releases", seed=1)
     assert len(kept) + len(held) == len(frame)
 

@@ -1,4 +1,5 @@
 """Downstream classifiers on embeddings: learning, API, metrics, stacks, readers, reports."""
+
 import warnings
 
 import numpy as np
@@ -9,10 +10,22 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
 from conftest import SHARED_DATA, require
-from musiczoo.downstream import (EmbeddingClassifier, MultiTaskClassifier, acc_x, concatenate, evaluate,
-                                 evaluate_stacks, label_triplets, load_classifier, nearest_neighbour_accuracy,
-                                 read_ground_truth, read_jamendo, save_classifier, triplet_similarity,
-                                 write_evaluation)
+from musiczoo.downstream import (
+    EmbeddingClassifier,
+    MultiTaskClassifier,
+    acc_x,
+    concatenate,
+    evaluate,
+    evaluate_stacks,
+    label_triplets,
+    load_classifier,
+    nearest_neighbour_accuracy,
+    read_ground_truth,
+    read_jamendo,
+    save_classifier,
+    triplet_similarity,
+    write_evaluation,
+)
 from musiczoo.downstream.embeddings import load_labelled, match_embeddings, read_summary
 from musiczoo.downstream.labels import GroundTruth
 from musiczoo.downstream.patches import Patches
@@ -41,8 +54,17 @@ def write_summary(folder, names, X, paths=None):
     rows = []
     for index, (name, array) in enumerate(zip(names, X)):
         np.save(folder / f"{name}.npy", array)
-        rows.append({"path": str(paths[index] if paths else f"/audio/{name}.mp3"), "status": "ok", "duration_s": 10.0,
-                     "patches": len(array), "dim": array.shape[1], "embeddings": f"{name}.npy", "error": None})
+        rows.append(
+            {
+                "path": str(paths[index] if paths else f"/audio/{name}.mp3"),
+                "status": "ok",
+                "duration_s": 10.0,
+                "patches": len(array),
+                "dim": array.shape[1],
+                "embeddings": f"{name}.npy",
+                "error": None,
+            }
+        )
     pd.DataFrame(rows).to_csv(folder / "summary.csv", index=False)
     return folder / "summary.csv"
 
@@ -83,8 +105,9 @@ def test_multiclass_on_a_patch_table_with_groups():
     test_rows, test_groups = np.concatenate(X_test), np.repeat(np.arange(40), [len(x) for x in X_test])
     predicted = classifier.predict(test_rows, test_groups)
     assert predicted.shape == (len(test_rows),)  # scikit-learn's convention: one answer per row
-    np.testing.assert_array_equal(classifier.predict_proba(test_rows, test_groups),
-                                  classifier.predict_proba(X_test)[test_groups])
+    np.testing.assert_array_equal(
+        classifier.predict_proba(test_rows, test_groups), classifier.predict_proba(X_test)[test_groups]
+    )
     accuracy = classifier.score(X_test, y_test)
     assert accuracy > 0.9 and accuracy == classifier.score(test_rows, y_test[test_groups], test_groups)
 
@@ -221,8 +244,11 @@ def test_nearest_neighbour_accuracy_by_hand():
 def test_stacks_concatenate_and_rank():
     X, y = blobs(80, dim=8)
     noise = np.random.default_rng(5)
-    sets = {"signal": X, "noise_a": [noise.normal(size=(len(x), 6)) for x in X],
-            "noise_b": [noise.normal(size=(len(x), 4)) for x in X]}
+    sets = {
+        "signal": X,
+        "noise_a": [noise.normal(size=(len(x), 6)) for x in X],
+        "noise_b": [noise.normal(size=(len(x), 4)) for x in X],
+    }
     stacked = concatenate([sets["signal"], sets["noise_a"]])
     assert stacked[0].shape == (len(X[0]), 14)  # same patch counts: patch by patch
     averaged = concatenate([sets["signal"], [x[:1] for x in sets["noise_b"]]])
@@ -232,8 +258,16 @@ def test_stacks_concatenate_and_rank():
     train = {name: arrays[:60] for name, arrays in sets.items()}
     test = {name: arrays[60:] for name, arrays in sets.items()}
     seen = []
-    table = evaluate_stacks(train, y[:60], test, y[60:], EmbeddingClassifier(epochs=4, progress=False), k=2,
-                            progress=False, on_result=seen.append)
+    table = evaluate_stacks(
+        train,
+        y[:60],
+        test,
+        y[60:],
+        EmbeddingClassifier(epochs=4, progress=False),
+        k=2,
+        progress=False,
+        on_result=seen.append,
+    )
     assert len(table) == 3 and len(seen) == 3 and table["rank"].tolist() == [1, 2, 3]
     assert table.accuracy.is_monotonic_decreasing and table.accuracy.iloc[0] > 0.9
     assert table["stack"].iloc[-1] == "noise_a + noise_b" and table.accuracy.iloc[-1] < 0.7
@@ -246,8 +280,12 @@ def test_jamendo_split_reader_on_real_files():
     truth = read_jamendo(path)
     lines = path.read_text().splitlines()
     assert len(truth) == len(lines) - 1 and truth.tasks == ["labels"]
-    assert truth.labels.loc["track_0008559", "labels"] == ["instrument---classicalguitar", "instrument---doublebass",
-                                                           "instrument---drums", "instrument---guitar"]
+    assert truth.labels.loc["track_0008559", "labels"] == [
+        "instrument---classicalguitar",
+        "instrument---doublebass",
+        "instrument---drums",
+        "instrument---guitar",
+    ]
     assert truth.paths["track_0008559"] == "59/8559.mp3"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # top50 tracks without a mood tag are dropped, with a warning
@@ -271,18 +309,25 @@ def test_label_tables_and_catalogue_columns(tmp_path):
     (tmp_path / "empty.csv").write_text("id,label\na\nb\n")
     with pytest.raises(ValueError, match="label set is empty"):
         read_ground_truth(tmp_path / "empty.csv")
-    catalogue = pd.DataFrame({"track_id": ["music21/bach/bwv66.6", "music21/bach/bwv66.7", "x"],
-                              "path": ["/data/audio/bach/bwv66.6.wav", "/data/audio/bach/bwv66.7.wav", "/data/x.wav"],
-                              "tags": [["rock", "live"], ["jazz"], ["pop"]],
-                              "year": pd.array([1999, None, 2004], dtype="Int64")})
+    catalogue = pd.DataFrame(
+        {
+            "track_id": ["music21/bach/bwv66.6", "music21/bach/bwv66.7", "x"],
+            "path": ["/data/audio/bach/bwv66.6.wav", "/data/audio/bach/bwv66.7.wav", "/data/x.wav"],
+            "tags": [["rock", "live"], ["jazz"], ["pop"]],
+            "year": pd.array([1999, None, 2004], dtype="Int64"),
+        }
+    )
     catalogue.to_parquet(tmp_path / "catalogue.parquet")
     with pytest.warns(UserWarning, match="no label"):
         truth = read_ground_truth(tmp_path / "catalogue.parquet", columns=["tags", "year"])
     assert truth.tasks == ["tags", "year"] and list(truth.labels.index) == ["music21/bach/bwv66.6", "x"]
     assert truth.labels.loc["x", "tags"] == ["pop"] and truth.labels.year.tolist() == [1999, 2004]
     X, _ = blobs(3)
-    summary = read_summary(write_summary(tmp_path / "emb", ["a", "b", "c"], X,
-                                         ["audio/bach/bwv66.6.wav", "audio/bach/bwv66.7.wav", "data/x.wav"]))
+    summary = read_summary(
+        write_summary(
+            tmp_path / "emb", ["a", "b", "c"], X, ["audio/bach/bwv66.6.wav", "audio/bach/bwv66.7.wav", "data/x.wav"]
+        )
+    )
     assert match_embeddings(truth, summary).index.tolist() == ["music21/bach/bwv66.6", "x"]  # by path
     with pytest.raises(ValueError, match="no column genre"):
         read_ground_truth(tmp_path / "catalogue.parquet", columns=["genre"])
@@ -290,15 +335,21 @@ def test_label_tables_and_catalogue_columns(tmp_path):
 
 def test_ids_match_embeddings_by_stem_or_jamendo_path(tmp_path):
     X, _ = blobs(3)
-    summary_path = write_summary(tmp_path / "emb", ["214.low", "215", "x"], X,
-                                 ["/data/14/214.low.mp3", "/data/15/215.mp3", "/data/16/x.mp3"])
+    summary_path = write_summary(
+        tmp_path / "emb", ["214.low", "215", "x"], X, ["/data/14/214.low.mp3", "/data/15/215.mp3", "/data/16/x.mp3"]
+    )
     summary = read_summary(summary_path.parent)
     ids = ["track_214", "track_215", "track_9"]
-    jamendo = GroundTruth(pd.DataFrame({"labels": [["a"], ["b"], ["a"]]}, index=ids),
-                          pd.Series(["14/214.mp3", "15/215.mp3", "09/9.mp3"], index=ids), "split.tsv")
+    jamendo = GroundTruth(
+        pd.DataFrame({"labels": [["a"], ["b"], ["a"]]}, index=ids),
+        pd.Series(["14/214.mp3", "15/215.mp3", "09/9.mp3"], index=ids),
+        "split.tsv",
+    )
     matched = match_embeddings(jamendo, summary)
-    assert matched.to_dict() == {"track_214": str(summary_path.parent / "214.low.npy"),
-                                 "track_215": str(summary_path.parent / "215.npy")}
+    assert matched.to_dict() == {
+        "track_214": str(summary_path.parent / "214.low.npy"),
+        "track_215": str(summary_path.parent / "215.npy"),
+    }
     by_stem = GroundTruth(pd.DataFrame({"labels": ["a", "b"]}, index=["215", "x"]), source="ids.csv")
     assert list(match_embeddings(by_stem, summary)) == [str(summary_path.parent / n) for n in ("215.npy", "x.npy")]
     with pytest.warns(UserWarning, match="1 of 3 tracks have no embeddings in emb"):
@@ -314,12 +365,21 @@ def test_reports_write_tables_and_readable_plots(tmp_path):
     rng = np.random.default_rng(0)
     truth = (rng.random((100, 12)) < 0.3).astype(int)
     scores = np.clip(truth * 0.5 + rng.random((100, 12)) * 0.6, 0, 1)
-    paths = write_evaluation(evaluate(truth, scores, [f"genre---{i}" for i in range(12)], "multilabel"),
-                             tmp_path / "tags", "tags on test")
+    paths = write_evaluation(
+        evaluate(truth, scores, [f"genre---{i}" for i in range(12)], "multilabel"), tmp_path / "tags", "tags on test"
+    )
     assert [p.name for p in paths] == ["metrics.csv", "per_class.csv", "report.md", "pr_curves.png"]
     assert pd.read_csv(paths[1]).shape == (12, 7) and "| roc_auc |" in paths[2].read_text()
     labels = rng.integers(0, 4, 80)
-    confusion = write_evaluation(evaluate(np.eye(4)[labels], np.eye(4)[labels] * 0.6 + rng.random((80, 4)) * 0.5,
-                                          ["rock", "jazz", "pop", "folk"], "multiclass"), tmp_path / "genre", "genre")
+    confusion = write_evaluation(
+        evaluate(
+            np.eye(4)[labels],
+            np.eye(4)[labels] * 0.6 + rng.random((80, 4)) * 0.5,
+            ["rock", "jazz", "pop", "folk"],
+            "multiclass",
+        ),
+        tmp_path / "genre",
+        "genre",
+    )
     for plot in (paths[-1], confusion[-1]):
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000

@@ -3,6 +3,7 @@
 A head follows the embedding model it was fitted on (its JSON records the graph's path and SHA-256):
 a registry export, a pretrained import, any exported ``.pb`` or an official Essentia graph.
 """
+
 import importlib.util
 import json
 import shutil
@@ -25,8 +26,9 @@ TOLERANCE = 1e-5
 EMBEDDER = "discogs_track_embeddings-effnet"
 
 
-@pytest.mark.parametrize("task, dim, embedder", [("multilabel", 1280, EMBEDDER),
-                                                  ("multiclass", 128, "playlist_co_embeddings-vggish")])
+@pytest.mark.parametrize(
+    "task, dim, embedder", [("multilabel", 1280, EMBEDDER), ("multiclass", 128, "playlist_co_embeddings-vggish")]
+)
 def test_head_round_trip_through_essentia(tmp_path, task, dim, embedder):
     X, y = blobs(40, dim=dim, multilabel=task == "multilabel")
     classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
@@ -35,8 +37,11 @@ def test_head_round_trip_through_essentia(tmp_path, task, dim, embedder):
     assert set(registry.METADATA_FIELDS) <= set(meta) and meta["classes"] == [str(c) for c in classifier.classes_]
     assert meta["type"] == {"multilabel": "multi-label classifier", "multiclass": "multi-class classifier"}[task]
     assert meta["inference"]["algorithm"] == "TensorflowPredict2D" and meta["dataset"]["size"] == "40 tracks"
-    assert meta["inference"]["embedding_model"] == {"algorithm": registry.get(embedder)["inference"]["algorithm"],
-                                                    "model_name": embedder, "link": registry.get(embedder)["link"]}
+    assert meta["inference"]["embedding_model"] == {
+        "algorithm": registry.get(embedder)["inference"]["algorithm"],
+        "model_name": embedder,
+        "link": registry.get(embedder)["link"],
+    }
     predictions = "model/Sigmoid" if task == "multilabel" else "model/Softmax"
     assert [o["name"] for o in meta["schema"]["outputs"]] == [predictions, "model/dense/BiasAdd"]
     assert meta["schema"]["inputs"] == [{"name": "model/Placeholder", "type": "float", "shape": ["batch_size", dim]}]
@@ -123,8 +128,9 @@ def direct_essentia(graph, audio_path):
     meta = Graph(graph)
     wrapper = getattr(essentia_standard(), meta.algorithm)
     audio = load_audio(audio_path)
-    return wrapper(graphFilename=str(graph), output=meta.node_name(), patchSize=meta.patch_size,
-                   patchHopSize=meta.patch_hop_size)(audio)
+    return wrapper(
+        graphFilename=str(graph), output=meta.node_name(), patchSize=meta.patch_size, patchHopSize=meta.patch_hop_size
+    )(audio)
 
 
 @pytest.mark.parametrize("kind", ["official", "pretrained", "registry", "pb"])
@@ -152,7 +158,7 @@ def write_excerpts(folder, clip_audio, seconds=4, count=3):
     for label, audio in enumerate(clip_audio.values()):
         for index in range(count):
             name = f"clip{label}-{index}"
-            excerpt = audio[index * seconds * 16000:(index + 1) * seconds * 16000]
+            excerpt = audio[index * seconds * 16000 : (index + 1) * seconds * 16000]
             write = essentia_standard().MonoWriter(filename=str(folder / f"{name}.wav"), sampleRate=16000, format="wav")
             write(excerpt)
             rows.append(f"{name},c{label}\n")
@@ -167,8 +173,23 @@ def test_a_head_fitted_on_an_official_graph_follows_it_and_notices_a_change(tmp_
     shutil.copy(require(MUSICNN_GRAPH), graph)
     (tmp_path / "train.csv").write_text(write_excerpts(tmp_path / "audio", clip_audio))
     assert main(["extract", str(graph), str(tmp_path / "audio"), "-o", str(tmp_path / "emb")]) == 0
-    assert main(["downstream", "fit", "--embeddings", str(tmp_path / "emb"), "--train", str(tmp_path / "train.csv"),
-                 "--epochs", "2", "-o", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "downstream",
+                "fit",
+                "--embeddings",
+                str(tmp_path / "emb"),
+                "--train",
+                str(tmp_path / "train.csv"),
+                "--epochs",
+                "2",
+                "-o",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "run" / "fit.json").read_text())["embedding_model"] == str(graph)
     assert main(["downstream", "export", str(tmp_path / "run"), "-o", str(tmp_path / "heads")]) == 0
     head = tmp_path / "heads" / "run-genre_dortmund-musicnn-msd.pb"

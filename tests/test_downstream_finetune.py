@@ -1,4 +1,5 @@
 """Fine-tuning a zoo backbone end to end (reduced width, tiny data, a few epochs)."""
+
 import json
 
 import keras
@@ -35,8 +36,9 @@ def test_triangular_schedule_cycles_between_bounds():
 
 def test_finetunes_a_small_vggish_end_to_end():
     X, y = mel_tracks(24)
-    classifier = FineTuneClassifier(MODEL, backbone=SMALL, epochs=3, batch_size=8, validation_size=0.25,
-                                    progress=False).fit(X, y)
+    classifier = FineTuneClassifier(
+        MODEL, backbone=SMALL, epochs=3, batch_size=8, validation_size=0.25, progress=False
+    ).fit(X, y)
     history = classifier.history_
     assert len(history) == 3 and {"val_pr_auc", "val_roc_auc"} <= set(history)
     assert history.learning_rate.between(1e-5 * 0.999, 1e-4 * 1.001).all()  # float32 rates
@@ -91,9 +93,11 @@ def test_fine_tunes_from_the_command_line(tmp_path, capsys):
     keras.utils.set_random_seed(1)
     registry.build(MODEL, **SMALL).save_weights(tmp_path / "start.weights.h5")
     config = tmp_path / "fit.yaml"  # relative paths, the weights' too, are relative to the file
-    config.write_text("audio: audio\ntrain: train.csv\ntest: test.csv\noutput: run\n"
-                      f"classifier: {{name: finetune, model: {MODEL}, backbone: {{width: 0.125}}, "
-                      "weights: start.weights.h5, epochs: 2, batch_size: 4, validation_size: 0.25}\n")
+    config.write_text(
+        "audio: audio\ntrain: train.csv\ntest: test.csv\noutput: run\n"
+        f"classifier: {{name: finetune, model: {MODEL}, backbone: {{width: 0.125}}, "
+        "weights: start.weights.h5, epochs: 2, batch_size: 4, validation_size: 0.25}\n"
+    )
     assert main(["downstream", "fit", "--config", str(config)]) == 0
     assert "fitted FineTuneClassifier on 8 tracks (2 epochs)" in capsys.readouterr().out
     fit = load_fit(tmp_path / "run")
@@ -102,8 +106,22 @@ def test_fine_tunes_from_the_command_line(tmp_path, capsys):
     assert fit.record["model"] == MODEL and len(fit.record["audio"]) == 1 and "accuracy" in fit.record["test"]["labels"]
     assert (tmp_path / "run" / "test" / "confusion.png").is_file()
 
-    assert main(["downstream", "evaluate", str(tmp_path / "run"), "--audio", str(tmp_path / "audio"),
-                 "--test", str(tmp_path / "test.csv"), "-o", str(tmp_path / "eval")]) == 0
+    assert (
+        main(
+            [
+                "downstream",
+                "evaluate",
+                str(tmp_path / "run"),
+                "--audio",
+                str(tmp_path / "audio"),
+                "--test",
+                str(tmp_path / "test.csv"),
+                "-o",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     evaluated = (tmp_path / "eval" / "metrics.csv").read_text()
     assert evaluated == (tmp_path / "run" / "test" / "metrics.csv").read_text()
     X = [mel_patches(tmp_path / "audio" / f"{i}.wav", MODEL) for i in ids[8:]]

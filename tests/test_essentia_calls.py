@@ -7,6 +7,7 @@ float64; the TF1 checkpoint for a pretrained import) on the patches the wrapper 
 defaults, to 1e-5. Full-size models (``-m slow``): float32's own rounding through 50 layers
 exceeds 1e-5 there (Keras in float32 is 2-3e-5 off for ResNet50), so the bound is twice Keras'.
 """
+
 import copy
 import importlib.util
 import json
@@ -39,10 +40,17 @@ HAS_MUSICNN = importlib.util.find_spec("musicnn") is not None
 def era_entry():
     """The music-era paper's Audio-CNN as a zoo model (no registry entry yet): era CNN, softmax over decades."""
     entry = copy.deepcopy(registry.get("playlist_co_embeddings-resnet50"))
-    entry.update(name="era_decades-cnn", type="multi-class classifier",
-                 description="Audio-CNN of the music-era paper: decade classifier")
-    entry["musiczoo"].update(backbone={"name": "era_cnn", "frames": 256, "bands": 96}, objective="multiclass",
-                             head={"type": "classifier", "classes": 8, "activation": "softmax"}, pairs=[])
+    entry.update(
+        name="era_decades-cnn",
+        type="multi-class classifier",
+        description="Audio-CNN of the music-era paper: decade classifier",
+    )
+    entry["musiczoo"].update(
+        backbone={"name": "era_cnn", "frames": 256, "bands": 96},
+        objective="multiclass",
+        head={"type": "classifier", "classes": 8, "activation": "softmax"},
+        pairs=[],
+    )
     entry["schema"]["outputs"][0].update(name="model/Softmax", op="Softmax", shape=[1, 8])
     entry["schema"]["outputs"][1]["shape"] = [1, 64]
     return entry
@@ -56,15 +64,17 @@ ZOO = {
     "era_cnn": (era_entry, {}),
 }
 PRETRAINED = ("msd-musicnn", "msd-vgg")  # both architectures of the musicnn wheel
-CASES = ([pytest.param(("zoo", family, "tiny"), id=f"{family}-tiny") for family in ZOO]
-         + [pytest.param(("zoo", family, "full"), id=f"{family}-full", marks=pytest.mark.slow) for family in ZOO]
-         + [pytest.param(("pretrained", name, None), id=name) for name in PRETRAINED])
+CASES = (
+    [pytest.param(("zoo", family, "tiny"), id=f"{family}-tiny") for family in ZOO]
+    + [pytest.param(("zoo", family, "full"), id=f"{family}-full", marks=pytest.mark.slow) for family in ZOO]
+    + [pytest.param(("pretrained", name, None), id=name) for name in PRETRAINED]
+)
 
 
 def cut(audio, size, hop):
     """The ``size``-frame mel patches, ``hop`` apart, that Essentia's wrappers cut from ``audio``."""
     mel = essentia_melspectrogram(audio, MUSICNN)
-    return np.stack([mel[i * hop:i * hop + size] for i in range(patch_count(len(mel), size, hop))])
+    return np.stack([mel[i * hop : i * hop + size] for i in range(patch_count(len(mel), size, hop))])
 
 
 @dataclass
@@ -92,8 +102,9 @@ class Case:
         if self.float32 is None:
             return dict.fromkeys(PURPOSES, TOLERANCE)
         keras32 = self.float32(patches)
-        return {purpose: max(TOLERANCE, 2 * relative_error(keras32[purpose], reference[purpose]))
-                for purpose in PURPOSES}
+        return {
+            purpose: max(TOLERANCE, 2 * relative_error(keras32[purpose], reference[purpose])) for purpose in PURPOSES
+        }
 
     def patches(self, audio):
         """The mel patches the wrapper cuts from ``audio`` with its defaults (and ``extra``)."""
@@ -119,6 +130,7 @@ def keras_reference(model, entry, overrides, dtype="float64"):
     def reference(patches):
         outputs = twin(patches.shape[1])(patches.astype(dtype), training=False)
         return dict(zip(PURPOSES, (np.asarray(output) for output in outputs)))
+
     return reference
 
 
@@ -143,14 +155,18 @@ def pretrained_case(name, out_dir):
     from musiczoo.zoo import pretrained
 
     graph = pretrained.import_model(name, out_dir, register=False)
-    nodes = [next(o["name"] for o in registry.get(name)["schema"]["outputs"] if o["output_purpose"] == purpose)
-             for purpose in PURPOSES]
+    nodes = [
+        next(o["name"] for o in registry.get(name)["schema"]["outputs"] if o["output_purpose"] == purpose)
+        for purpose in PURPOSES
+    ]
 
     def reference(patches):
         with pretrained.restore(name) as session:
-            outputs = session.run([f"{node}:0" for node in nodes],
-                                  {"model/Placeholder:0": patches, "model/Placeholder_2:0": False})
+            outputs = session.run(
+                [f"{node}:0" for node in nodes], {"model/Placeholder:0": patches, "model/Placeholder_2:0": False}
+            )
         return dict(zip(PURPOSES, outputs))
+
     return Case(name, graph, {}, reference)
 
 
@@ -210,8 +226,9 @@ def head(tmp_path_factory):
 
     X, y = blobs(30, dim=200)
     classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
-    path = export_head(classifier, tmp_path_factory.mktemp("heads"), "toy-genre_dortmund-musicnn-msd",
-                       str(require(MUSICNN_GRAPH)))
+    path = export_head(
+        classifier, tmp_path_factory.mktemp("heads"), "toy-genre_dortmund-musicnn-msd", str(require(MUSICNN_GRAPH))
+    )
     return path, classifier
 
 
@@ -220,9 +237,12 @@ def test_a_head_is_called_as_written_after_its_embedding_model(head, clip_audio,
     path, classifier = head
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["inference"]["embedding_model"] == {
-        "algorithm": "TensorflowPredictMusiCNN", "model_name": "genre_dortmund-musicnn-msd",
+        "algorithm": "TensorflowPredictMusiCNN",
+        "model_name": "genre_dortmund-musicnn-msd",
         "link": "https://essentia.upf.edu/models/classifiers/genre_dortmund/genre_dortmund-musicnn-msd-2.pb",
-        "graph": str(MUSICNN_GRAPH.resolve()), "sha256": sha256(MUSICNN_GRAPH)}
+        "graph": str(MUSICNN_GRAPH.resolve()),
+        "sha256": sha256(MUSICNN_GRAPH),
+    }
     es = essentia_standard()
     embed = es.TensorflowPredictMusiCNN(graphFilename=str(MUSICNN_GRAPH), output="model/dense/BiasAdd")
     call = es.TensorflowPredict2D(graphFilename=str(path), output="model/Softmax")

@@ -1,4 +1,5 @@
 """Round trip: Keras model -> frozen graph -> Essentia's official calls, equal to 1e-5."""
+
 import json
 import os
 
@@ -51,7 +52,7 @@ def keras_outputs(model, audio, hop):
     """Keras predictions and embeddings on the patches Essentia cuts from ``audio``."""
     mel = essentia_melspectrogram(audio, MUSICNN)
     size = model.input.shape[1]
-    patches = np.stack([mel[i * hop:i * hop + size] for i in range(patch_count(len(mel), size, hop))])
+    patches = np.stack([mel[i * hop : i * hop + size] for i in range(patch_count(len(mel), size, hop))])
     predictions, embeddings = (np.asarray(output) for output in model(patches, training=False))
     return mel, patches, predictions, embeddings
 
@@ -63,7 +64,7 @@ def keras_noise(model, patches, outputs):
     backbone; a LayerNorm head on top amplifies that several times. An exported graph cannot
     agree with Keras better than Keras agrees with itself.
     """
-    singles = [model(patches[i:i + 1], training=False) for i in range(len(patches))]
+    singles = [model(patches[i : i + 1], training=False) for i in range(len(patches))]
     return [relative_error(np.concatenate([np.asarray(s[k]) for s in singles]), outputs[k]) for k in (0, 1)]
 
 
@@ -78,8 +79,12 @@ def official_call(entry, graph, output):
     inference = entry["inference"]
     if inference["algorithm"] == "TensorflowPredictEffnetDiscogs":
         return es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output=output)
-    return es.TensorflowPredictMusiCNN(graphFilename=str(graph), output=output,
-                                       patchSize=inference["patch_size"], patchHopSize=inference["patch_hop_size"])
+    return es.TensorflowPredictMusiCNN(
+        graphFilename=str(graph),
+        output=output,
+        patchSize=inference["patch_size"],
+        patchHopSize=inference["patch_hop_size"],
+    )
 
 
 def test_official_wrapper_matches_keras(exported, clip_audio):
@@ -103,11 +108,18 @@ def test_generic_algorithms_match_keras(exported, clip_audio):
     inference = entry["inference"]
     input_name = entry["schema"]["inputs"][0]["name"]
     embeddings_node = next(o["name"] for o in entry["schema"]["outputs"] if o["output_purpose"] == "embeddings")
-    mel, patches, predictions, embeddings = keras_outputs(model, next(iter(clip_audio.values())), inference["patch_hop_size"])
+    mel, patches, predictions, embeddings = keras_outputs(
+        model, next(iter(clip_audio.values())), inference["patch_hop_size"]
+    )
     noise = keras_noise(model, patches, (predictions, embeddings))[1]
-    predict_2d = es.TensorflowPredict2D(graphFilename=str(graph), input=input_name, output=embeddings_node,
-                                        patchSize=inference["patch_size"], patchHopSize=inference["patch_hop_size"],
-                                        dimensions=96)
+    predict_2d = es.TensorflowPredict2D(
+        graphFilename=str(graph),
+        input=input_name,
+        output=embeddings_node,
+        patchSize=inference["patch_size"],
+        patchHopSize=inference["patch_hop_size"],
+        dimensions=96,
+    )
     assert_agrees(predict_2d(mel), embeddings, noise)
     pool = essentia.Pool()
     pool.set(input_name, patches[:, None].astype(np.float32))  # Essentia's (batch, 1, frames, bands)
@@ -121,10 +133,16 @@ def test_single_patch_and_partial_batch(tmp_path, clip_audio):
     es = essentia_standard()
     audio = next(iter(clip_audio.values()))
     one_patch = audio[: 127 * 256 + 1]  # 128 frames: exactly one patch
-    assert es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output="PartitionedCall:1")(one_patch).shape == (1, 1280)
-    batched = es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output="PartitionedCall:1", batchSize=4)(audio)
-    whole = es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output="PartitionedCall:1", batchSize=-1,
-                                              lastBatchMode="discard")(audio)
+    assert es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output="PartitionedCall:1")(one_patch).shape == (
+        1,
+        1280,
+    )
+    batched = es.TensorflowPredictEffnetDiscogs(graphFilename=str(graph), output="PartitionedCall:1", batchSize=4)(
+        audio
+    )
+    whole = es.TensorflowPredictEffnetDiscogs(
+        graphFilename=str(graph), output="PartitionedCall:1", batchSize=-1, lastBatchMode="discard"
+    )(audio)
     assert batched.shape[0] % 4 != 0 and relative_error(batched, whole) <= TOLERANCE
 
 
@@ -152,8 +170,13 @@ def test_export_run_directory(tmp_path, clip_audio):
     keras.utils.set_random_seed(3)
     model = registry.build(name, **overrides)
     (tmp_path / "run").mkdir()
-    write_run(tmp_path / "run", model, name, backbone=overrides,
-              metadata={"dataset": {"name": "unit-test catalogue", "size": "3 tracks"}, "version": "2"})
+    write_run(
+        tmp_path / "run",
+        model,
+        name,
+        backbone=overrides,
+        metadata={"dataset": {"name": "unit-test catalogue", "size": "3 tracks"}, "version": "2"},
+    )
     assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "out")]) == 0
     graph = tmp_path / "out" / f"{name}.pb"
     meta = json.loads(graph.with_suffix(".json").read_text())

@@ -1,4 +1,5 @@
 """`musiczoo extract`: real Essentia models, both back-ends, and bad input that never stops a batch."""
+
 import json
 
 import numpy as np
@@ -59,8 +60,10 @@ def test_node_and_backends(audio_dir, tmp_path):
     No metadata is given: the official model's is known by its file name.
     """
     graph = require(MUSICNN_GRAPH)
-    runs = {backend: extract(graph, [audio_dir], tmp_path / backend, node="model/Sigmoid", backend=backend,
-                             progress=False) for backend in ("essentia", "tensorflow")}
+    runs = {
+        backend: extract(graph, [audio_dir], tmp_path / backend, node="model/Sigmoid", backend=backend, progress=False)
+        for backend in ("essentia", "tensorflow")
+    }
     for row in runs["essentia"].itertuples():
         reference = np.load(tmp_path / "essentia" / row.embeddings)
         candidate = np.load(tmp_path / "tensorflow" / row.embeddings)
@@ -71,8 +74,20 @@ def test_node_and_backends(audio_dir, tmp_path):
 def test_zoo_model_by_registry_name(audio_dir, tmp_path):
     """Export registers the model; `extract NAME` finds it; API and CLI agree."""
     assert main(["export", "--random-init", "discogs_track_embeddings-effnet", "-o", str(tmp_path / "models")]) == 0
-    assert main(["extract", "discogs_track_embeddings-effnet", str(audio_dir), "-o", str(tmp_path / "cli"),
-                 "--batch-size", "8"]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "discogs_track_embeddings-effnet",
+                str(audio_dir),
+                "-o",
+                str(tmp_path / "cli"),
+                "--batch-size",
+                "8",
+            ]
+        )
+        == 0
+    )
     api = extract("discogs_track_embeddings-effnet", [audio_dir], tmp_path / "api", batch_size=8, progress=False)
     assert (api.patches == 7).all() and (api.dim == 1280).all()  # 8 s -> 501 frames -> 7 patches
     provenance = json.loads((tmp_path / "api" / "extract.json").read_text())
@@ -91,10 +106,23 @@ def test_bad_files_are_reported_and_the_batch_goes_on(audio_dir, musicnn_metadat
     write_wav(bad / "short.wav", 0.1 * np.random.default_rng(1).standard_normal(SR))  # 1 s < one 187-frame patch
     (bad / "notes.txt").write_text("not audio")
     out = tmp_path / "out"
-    code = main(["extract", str(graph), str(audio_dir), str(bad), str(bad / "notes.txt"), "-o", str(out),
-                 "--metadata", str(musicnn_metadata)])
+    code = main(
+        [
+            "extract",
+            str(graph),
+            str(audio_dir),
+            str(bad),
+            str(bad / "notes.txt"),
+            "-o",
+            str(out),
+            "--metadata",
+            str(musicnn_metadata),
+        ]
+    )
     assert code == 1
-    summary = pd.read_csv(out / "summary.csv").set_index(pd.read_csv(out / "summary.csv").path.map(lambda p: p.split("/")[-1]))
+    summary = pd.read_csv(out / "summary.csv").set_index(
+        pd.read_csv(out / "summary.csv").path.map(lambda p: p.split("/")[-1])
+    )
     assert (summary.status == "ok").sum() == 3
     errors = summary[summary.status == "error"].error.to_dict()
     assert set(errors) == {"corrupt.mp3", "empty.wav", "silent.wav", "short.wav", "notes.txt"}
@@ -116,7 +144,7 @@ def test_any_rate_and_channels_load_as_mono_16k(tmp_path):
     essentia_standard().AudioWriter(filename=str(path), sampleRate=rate, format="flac")(stereo)
     audio = load_audio(path)
     assert audio.ndim == 1 and abs(len(audio) - seconds * SR) <= 1
-    assert 0.2 < np.abs(audio[SR // 2: SR]).max() < 0.3  # (0.5 + 0) / 2 = 0.25, resampled
+    assert 0.2 < np.abs(audio[SR // 2 : SR]).max() < 0.3  # (0.5 + 0) / 2 = 0.25, resampled
 
 
 def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """Initial weights: every layer draws its own values, and the run's seed alone decides them."""
+
 import itertools
 import subprocess
 import sys
@@ -31,12 +32,14 @@ def _build(kind, name):
 def equal_kernel_pairs(model):
     """Names of same-shaped kernel pairs (dense, conv, depthwise) that are bit-identical."""
     kernels = [(w.path, np.asarray(w)) for w in model.weights if w.path.endswith("kernel")]
-    return [(a, b) for (a, x), (b, y) in itertools.combinations(kernels, 2)
-            if x.shape == y.shape and np.array_equal(x, y)]
+    return [
+        (a, b) for (a, x), (b, y) in itertools.combinations(kernels, 2) if x.shape == y.shape and np.array_equal(x, y)
+    ]
 
 
-@pytest.mark.parametrize("kind, name", [("backbone", name) for name in BACKBONES]
-                         + [("registry", name) for name in registry_kinds()])
+@pytest.mark.parametrize(
+    "kind, name", [("backbone", name) for name in BACKBONES] + [("registry", name) for name in registry_kinds()]
+)
 def test_no_two_kernels_are_equal_at_initialisation(kind, name):
     keras.utils.set_random_seed(0)
     model = _build(kind, name)

@@ -1,4 +1,5 @@
 """Contrastive objectives against direct NumPy computations of their formulas, and edge cases."""
+
 import numpy as np
 import pytest
 
@@ -127,8 +128,11 @@ def test_losses_trace_in_tf_function_with_a_dynamic_batch(rng):
     def step(a, p, labels):
         with tf.GradientTape() as tape:
             similarity = layer(a, p)
-            total = (losses.contrastive_cross_entropy(similarity) + losses.nt_xent(a, p)
-                     + losses.supervised_contrastive(a, labels))
+            total = (
+                losses.contrastive_cross_entropy(similarity)
+                + losses.nt_xent(a, p)
+                + losses.supervised_contrastive(a, labels)
+            )
         return total, losses.top1_accuracy(similarity), tape.gradient(total, layer.kernel)
 
     a, p = rng.normal(size=(5, 8)).astype("float32"), rng.normal(size=(5, 8)).astype("float32")

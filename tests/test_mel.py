@@ -1,9 +1,15 @@
 """The two mel back-ends against each other and against Essentia's own algorithms."""
+
 import numpy as np
 import pytest
 
 from musiczoo.extractors.mel import (
-    MUSICNN, VGGISH, essentia_melspectrogram, filterbank, frame_count, melspectrogram,
+    MUSICNN,
+    VGGISH,
+    essentia_melspectrogram,
+    filterbank,
+    frame_count,
+    melspectrogram,
     tf_melspectrogram,
 )
 from musiczoo.runtime import essentia_standard
@@ -11,14 +17,30 @@ from musiczoo.runtime import essentia_standard
 import tensorflow as tf  # after musiczoo, which loads Essentia first
 
 from conftest import clip_paths
+
 SPECS = pytest.mark.parametrize("spec", [MUSICNN, VGGISH], ids=lambda spec: spec.name)
 # MelBands exactly as TensorflowInputMusiCNN / TensorflowInputVGGish configure it (C++ sources).
 ESSENTIA_MELBANDS = {
-    "musicnn": dict(inputSize=257, numberBands=96, sampleRate=16000, highFrequencyBound=8000,
-                    warpingFormula="slaneyMel", weighting="linear", normalize="unit_tri"),
-    "vggish": dict(inputSize=257, numberBands=64, sampleRate=16000, lowFrequencyBound=125,
-                   highFrequencyBound=7500, warpingFormula="htkMel", weighting="warping",
-                   type="magnitude", normalize="unit_max"),
+    "musicnn": dict(
+        inputSize=257,
+        numberBands=96,
+        sampleRate=16000,
+        highFrequencyBound=8000,
+        warpingFormula="slaneyMel",
+        weighting="linear",
+        normalize="unit_tri",
+    ),
+    "vggish": dict(
+        inputSize=257,
+        numberBands=64,
+        sampleRate=16000,
+        lowFrequencyBound=125,
+        highFrequencyBound=7500,
+        warpingFormula="htkMel",
+        weighting="warping",
+        type="magnitude",
+        normalize="unit_max",
+    ),
 }
 
 
@@ -31,8 +53,9 @@ def clips():
     """The first 30 s of a few real clips, mono 16 kHz."""
     paths = clip_paths()[:4]
     es = essentia_standard()
-    return {path.stem: es.MonoLoader(filename=str(path), sampleRate=16000, resampleQuality=4)()[:480000]
-            for path in paths}
+    return {
+        path.stem: es.MonoLoader(filename=str(path), sampleRate=16000, resampleQuality=4)()[:480000] for path in paths
+    }
 
 
 @SPECS
@@ -72,8 +95,9 @@ def test_filterbank_equals_essentia_melbands(spec):
 @SPECS
 def test_batched_traced_tf_equals_unbatched(spec):
     batch = np.stack([noise(12345, seed) for seed in range(3)])
-    traced = tf.function(lambda audio: tf_melspectrogram(audio, spec),
-                         input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    traced = tf.function(
+        lambda audio: tf_melspectrogram(audio, spec), input_signature=[tf.TensorSpec([None, None], tf.float32)]
+    )
     batched = traced(batch).numpy()
     assert batched.shape == (3, frame_count(spec, 12345), spec.n_bands)
     for audio, rows in zip(batch, batched):

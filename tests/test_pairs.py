@@ -1,4 +1,5 @@
 """Pair generators on small hand-made catalogues: every association rule, determinism, counts."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,19 +24,21 @@ def catalogue(rows):
 
 @pytest.fixture
 def discogs():
-    return catalogue([
-        ("a1", ["A"], ["R1"], ["L1"], ["P1"]),
-        ("a2", ["A"], ["R1"], ["L1"], ["P1"]),
-        ("a3", ["A"], ["R2"], ["L1"], ["P2"]),
-        ("a4", ["A"], ["R2"], ["L2"], []),
-        ("b1", ["B"], ["R3"], ["L1"], ["P1", "P2"]),
-        ("b2", ["B"], ["R3"], ["L2"], ["P2"]),
-        ("c1", ["C"], ["R4"], ["L3"], []),  # alone in every group
-        ("d1", ["D", "A"], ["R5"], ["L2"], ["P3"]),  # A features on D's release
-        ("d2", ["D"], ["R5"], ["L2"], ["P3"]),
-        ("e1", ["E"], ["R6"], ["L4"], ["P4"]),  # E's two tracks share their only release
-        ("e2", ["E"], ["R6"], ["L4"], ["P4"]),
-    ])
+    return catalogue(
+        [
+            ("a1", ["A"], ["R1"], ["L1"], ["P1"]),
+            ("a2", ["A"], ["R1"], ["L1"], ["P1"]),
+            ("a3", ["A"], ["R2"], ["L1"], ["P2"]),
+            ("a4", ["A"], ["R2"], ["L2"], []),
+            ("b1", ["B"], ["R3"], ["L1"], ["P1", "P2"]),
+            ("b2", ["B"], ["R3"], ["L2"], ["P2"]),
+            ("c1", ["C"], ["R4"], ["L3"], []),  # alone in every group
+            ("d1", ["D", "A"], ["R5"], ["L2"], ["P3"]),  # A features on D's release
+            ("d2", ["D"], ["R5"], ["L2"], ["P3"]),
+            ("e1", ["E"], ["R6"], ["L4"], ["P4"]),  # E's two tracks share their only release
+            ("e2", ["E"], ["R6"], ["L4"], ["P4"]),
+        ]
+    )
 
 
 def random_catalogue(seed, n=150):
@@ -44,8 +47,9 @@ def random_catalogue(seed, n=150):
     def values(prefix, vocabulary, most):
         return [f"{prefix}{v}" for v in rng.choice(vocabulary, rng.integers(0, most + 1), replace=False)]
 
-    return catalogue([(f"t{i:03d}", values("A", 30, 2), values("R", 40, 2), values("L", 8, 2), values("P", 25, 3))
-                      for i in range(n)])
+    return catalogue(
+        [(f"t{i:03d}", values("A", 30, 2), values("R", 40, 2), values("L", 8, 2), values("P", 25, 3)) for i in range(n)]
+    )
 
 
 def check_group_pairs(pairs, frame, kind):
@@ -91,8 +95,19 @@ def test_artist_pairs_never_share_a_release(discogs):
     # only artist A can pair (B, D and E each sit on one release); a1/a2 and a3/a4 never pair
     assert generator.counts() == {"pairs": 2, "tracks": 5, "groups": 1}
     seen = {frozenset(p) for epoch in range(30) for p in generator.pairs(epoch)}
-    assert seen == {frozenset(p) for p in [("a1", "a3"), ("a1", "a4"), ("a2", "a3"), ("a2", "a4"),
-                                           ("d1", "a1"), ("d1", "a2"), ("d1", "a3"), ("d1", "a4")]}
+    assert seen == {
+        frozenset(p)
+        for p in [
+            ("a1", "a3"),
+            ("a1", "a4"),
+            ("a2", "a3"),
+            ("a2", "a4"),
+            ("d1", "a1"),
+            ("d1", "a2"),
+            ("d1", "a3"),
+            ("d1", "a4"),
+        ]
+    }
 
 
 def test_artist_co_treats_each_artist_as_a_playlist(discogs):
@@ -158,9 +173,9 @@ def test_mix_is_a_convex_mix_in_the_linear_power_domain():
     out = mix(patch, other[None], np.random.default_rng(1))
     assert out.dtype == np.float32 and out.shape == patch.shape
     patch, out = patch.astype(np.float64), out.astype(np.float64)
-    gain = (10 ** out - 10 ** other) / (10 ** patch - 10 ** other)  # one gain for every bin
+    gain = (10**out - 10**other) / (10**patch - 10**other)  # one gain for every bin
     assert 0 < gain.mean() < 1 and gain.std() < 1e-5
-    linear = lambda y: (10 ** y - 1) / 1e4  # noqa: E731  (MusiCNN: y = log10(1 + 1e4 x))
+    linear = lambda y: (10**y - 1) / 1e4  # noqa: E731  (MusiCNN: y = log10(1 + 1e4 x))
     expected = np.log10(1 + 1e4 * (gain.mean() * linear(patch) + (1 - gain.mean()) * linear(other)))
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
@@ -172,8 +187,9 @@ def test_mix_draws_one_gain_and_partner_per_patch():
     gain = (10 ** out[:, 0, 0] - 10) / (1 - 10)
     assert out.shape == patches.shape and out.dtype == np.float32
     assert abs(gain.mean() - 5 / 7) < 0.02 and len(np.unique(gain)) > 3900
-    np.testing.assert_array_equal(mix(patches[:3], others, np.random.default_rng(5)),
-                                  mix(patches[:3], others, np.random.default_rng(5)))
+    np.testing.assert_array_equal(
+        mix(patches[:3], others, np.random.default_rng(5)), mix(patches[:3], others, np.random.default_rng(5))
+    )
 
 
 @pytest.fixture
@@ -227,11 +243,16 @@ def test_deterministic_per_epoch_and_different_across_epochs(kind):
 
 
 def test_parquet_style_cells(discogs):
-    as_arrays = discogs.assign(**{c: [None if not v else np.array(v) for v in discogs[c]]
-                                  for c in ["artists", "releases", "labels", "playlists"]})
+    as_arrays = discogs.assign(
+        **{
+            c: [None if not v else np.array(v) for v in discogs[c]]
+            for c in ["artists", "releases", "labels", "playlists"]
+        }
+    )
     for kind in GROUP_RULES:
-        np.testing.assert_array_equal(make_generator(kind, discogs, seed=2).pairs(0),
-                                      make_generator(kind, as_arrays, seed=2).pairs(0))
+        np.testing.assert_array_equal(
+            make_generator(kind, discogs, seed=2).pairs(0), make_generator(kind, as_arrays, seed=2).pairs(0)
+        )
 
 
 def test_factory_rejects_unknown_kinds_and_duplicate_ids(discogs):

@@ -1,4 +1,5 @@
 """Pretrained MusiCNN/VGG from the musicnn wheel: import, parity with the TF1 checkpoints, tags, CLI, downstream."""
+
 import importlib.util
 import json
 
@@ -43,7 +44,7 @@ def write_excerpts(folder, clips, seconds, count=1):
         audio, size = load_audio(path), int(seconds * 16000)
         excerpts[path.stem] = [folder / f"{path.stem}-{i}.wav" for i in range(count)]
         for i, target in enumerate(excerpts[path.stem]):
-            es.MonoWriter(filename=str(target), sampleRate=16000, format="wav")(audio[i * size:(i + 1) * size])
+            es.MonoWriter(filename=str(target), sampleRate=16000, format="wav")(audio[i * size : (i + 1) * size])
     return excerpts
 
 
@@ -94,9 +95,10 @@ def test_essentia_matches_the_tf1_checkpoint(name, imported, clip_audio):
     with pretrained.restore(name) as session:
         for audio in clip_audio.values():
             mel = essentia_melspectrogram(audio, MUSICNN)
-            patches = np.stack([mel[i * 93:i * 93 + 187] for i in range(patch_count(len(mel), 187, 93))])
-            references = session.run([f"{output}:0" for output in outputs],
-                                     {"model/Placeholder:0": patches, "model/Placeholder_2:0": False})
+            patches = np.stack([mel[i * 93 : i * 93 + 187] for i in range(patch_count(len(mel), 187, 93))])
+            references = session.run(
+                [f"{output}:0" for output in outputs], {"model/Placeholder:0": patches, "model/Placeholder_2:0": False}
+            )
             for call, reference in zip(calls, references):
                 essentia = call(audio)
                 assert essentia.shape == reference.shape and reference.std() > 0.01
@@ -106,8 +108,10 @@ def test_essentia_matches_the_tf1_checkpoint(name, imported, clip_audio):
 def test_msd_musicnn_is_not_the_genre_dortmund_backbone(imported, clip_audio):
     """Same architecture and 200-d embedding node, but other weights: the embeddings differ."""
     es = essentia_standard()
-    ours, official = (es.TensorflowPredictMusiCNN(graphFilename=str(graph), output="model/dense/BiasAdd")
-                      for graph in (imported["msd-musicnn"], require(MUSICNN_GRAPH)))
+    ours, official = (
+        es.TensorflowPredictMusiCNN(graphFilename=str(graph), output="model/dense/BiasAdd")
+        for graph in (imported["msd-musicnn"], require(MUSICNN_GRAPH))
+    )
     for audio in clip_audio.values():
         a, b = ours(audio), official(audio)
         assert a.shape == b.shape == (a.shape[0], 200)
@@ -125,8 +129,10 @@ def test_tags_of_real_music(tmp_path, capsys):
     assert "4 of 5 files tagged with mtt-musicnn" in out and "failed:" in err and "broken.ogg" in err
     assert "mtt-musicnn" in registry.exports()
     table = pd.read_csv(tmp_path / "tags.csv").set_index("path")
-    top = {stem: table.loc[str(paths[0]), [f"tag_{rank}" for rank in range(1, 6)]].tolist()
-           for stem, paths in excerpts.items()}
+    top = {
+        stem: table.loc[str(paths[0]), [f"tag_{rank}" for rank in range(1, 6)]].tolist()
+        for stem, paths in excerpts.items()
+    }
     hungarian, ragtime, fishin, tchaikovsky = top.values()
     assert set(hungarian[:3]) == {"classical", "violin", "strings"}
     assert ragtime[0] == "piano" and tchaikovsky[0] == "classical"
@@ -139,8 +145,10 @@ def test_import_cli_registers(tmp_path, capsys):
     assert f"imported {tmp_path / 'mtt-vgg.pb'}" in capsys.readouterr().out
     assert registry.resolve_graph("mtt-vgg") == tmp_path / "mtt-vgg.pb"
     assert main(["models", "list"]) == 0
-    assert any(line.split()[0] == "mtt-vgg" and line.endswith("pretrained exported")
-               for line in capsys.readouterr().out.splitlines())
+    assert any(
+        line.split()[0] == "mtt-vgg" and line.endswith("pretrained exported")
+        for line in capsys.readouterr().out.splitlines()
+    )
 
 
 @needs_musicnn
@@ -153,10 +161,29 @@ def test_downstream_fit_on_pretrained_embeddings(tmp_path, capsys):
     for split, parts in (("train", slice(0, 4)), ("test", slice(4, 6))):
         rows = [f"{path.stem},{label}\n" for label, paths in enumerate(excerpts.values()) for path in paths[parts]]
         (tmp_path / f"{split}.csv").write_text("id,label\n" + "".join(rows))
-    assert main(["downstream", "fit", "--embeddings", str(tmp_path / "emb" / "summary.csv"),
-                 "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
-                 "--embedding-model", "msd-musicnn", "--epochs", "20", "--hidden", "64",
-                 "-o", str(tmp_path / "fit")]) == 0
+    assert (
+        main(
+            [
+                "downstream",
+                "fit",
+                "--embeddings",
+                str(tmp_path / "emb" / "summary.csv"),
+                "--train",
+                str(tmp_path / "train.csv"),
+                "--test",
+                str(tmp_path / "test.csv"),
+                "--embedding-model",
+                "msd-musicnn",
+                "--epochs",
+                "20",
+                "--hidden",
+                "64",
+                "-o",
+                str(tmp_path / "fit"),
+            ]
+        )
+        == 0
+    )
     fit = json.loads((tmp_path / "fit" / "fit.json").read_text())
     assert fit["embedding_model"] == "msd-musicnn" and fit["test"]["labels"]["tracks"] == 8
     assert fit["test"]["labels"]["accuracy"] >= 0.75  # excerpts of four recordings: which one is each from

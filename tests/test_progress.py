@@ -1,4 +1,5 @@
 """Progress: bars on a terminal, a few whole lines in a log file or pipe."""
+
 import io
 
 from musiczoo.progress import LineProgress, progress_bar

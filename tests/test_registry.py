@@ -1,4 +1,5 @@
 """models.json: every entry is sound, builds, and matches the shapes it declares."""
+
 import json
 import subprocess
 import sys
@@ -55,11 +56,19 @@ def test_declared_shapes_match_the_built_model(name):
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_backbones_take_raw_log_mels(name):
     """Rank-3 input, no Rescaling/Normalization layer anywhere, output scales with the input."""
-    kwargs = {"efficientnet_b0": {}, "vggish": {"width": 0.125}, "resnet50": {"width": 0.125, "blocks": (1, 1, 1, 1)},
-              "era_cnn": {"filters": (8, 16)}}[name]
+    kwargs = {
+        "efficientnet_b0": {},
+        "vggish": {"width": 0.125},
+        "resnet50": {"width": 0.125, "blocks": (1, 1, 1, 1)},
+        "era_cnn": {"filters": (8, 16)},
+    }[name]
     model = BACKBONES[name](**kwargs)
     assert len(model.input.shape) == 3
-    hidden = [l for l in model._flatten_layers() if isinstance(l, (keras.layers.Rescaling, keras.layers.Normalization))]
+    hidden = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+    ]
     assert hidden == []
     x = np.random.default_rng(0).gamma(2.0, 0.5, size=(2, *model.input.shape[1:])).astype("float32")
     assert not np.allclose(model(x), model(x * 2.0), rtol=1e-3, atol=0)
@@ -74,8 +83,10 @@ def test_models_cli(capsys):
     shown = json.loads(entry)
     assert shown["musiczoo"]["backbone"]["name"] == "resnet50" and shown["exported"] is None
     assert "musiczoo export --random-init playlist_w2v_embeddings-resnet50" in usage
-    assert 'TensorflowPredictMusiCNN(graphFilename="playlist_w2v_embeddings-resnet50.pb", ' \
-           'output="model/dense/BiasAdd")' in usage
+    assert (
+        'TensorflowPredictMusiCNN(graphFilename="playlist_w2v_embeddings-resnet50.pb", '
+        'output="model/dense/BiasAdd")' in usage
+    )
     assert main(["models", "show", "nope"]) == 2
 
 

@@ -1,4 +1,5 @@
 """Quiet start-up: TensorFlow's native lines never reach a `musiczoo` user's terminal unless `-v`; Python's do."""
+
 import os
 import re
 import subprocess
@@ -37,8 +38,19 @@ def test_tensorflow_start_up_lines_only_with_verbose(tmp_path):
     audio = write_wav(tmp_path / "noise.wav", 0.1 * np.random.default_rng(0).standard_normal(4 * 16000))
 
     def run(*options):
-        command = [sys.executable, "-m", "musiczoo.cli", *options, "extract", str(graph), str(audio),
-                   "-o", str(tmp_path / "out"), "--backend", "tensorflow"]
+        command = [
+            sys.executable,
+            "-m",
+            "musiczoo.cli",
+            *options,
+            "extract",
+            str(graph),
+            str(audio),
+            "-o",
+            str(tmp_path / "out"),
+            "--backend",
+            "tensorflow",
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stderr

@@ -1,4 +1,5 @@
 """The feature store: built once, resumable after a kill, random patches without loading it."""
+
 import signal
 import subprocess
 import sys
@@ -27,8 +28,11 @@ def tracks(tmp_path_factory):
         rows.append((f"clip{index}", str(target)))
     write(filename=str(folder / "silent.wav"), sampleRate=16000, format="wav")(np.zeros(16000 * 3, np.float32))
     (folder / "broken.ogg").write_bytes(b"OggS" + bytes(500))
-    rows += [("silent", str(folder / "silent.wav")), ("broken", str(folder / "broken.ogg")),
-             ("missing", str(folder / "missing.flac"))]
+    rows += [
+        ("silent", str(folder / "silent.wav")),
+        ("broken", str(folder / "broken.ogg")),
+        ("missing", str(folder / "missing.flac")),
+    ]
     return pd.DataFrame(rows, columns=["track_id", "path"])
 
 

@@ -1,5 +1,6 @@
 """`musiczoo train`: every shipped config trains a few steps on a tiny real-audio catalogue, exports,
 and a killed run resumes to exactly the weights of an uninterrupted one."""
+
 import json
 import signal
 import subprocess
@@ -44,11 +45,20 @@ def tiny_data(tmp_path_factory):
             target = folder / "audio" / f"c{clip}p{part}.wav"
             target.parent.mkdir(exist_ok=True)
             start = part * (len(audio) - 6 * 16000) // 6
-            write(filename=str(target), sampleRate=16000, format="wav")(audio[start:start + 6 * 16000])
-            rows.append({"track_id": f"c{clip}p{part}", "path": str(target), "duration": 6.0,
-                         "artists": [f"artist{clip // 2}"], "releases": [f"release{clip}"],
-                         "labels": [f"label{clip // 4}"], "playlists": [f"pl{(clip + part) % 4}", f"pl{4 + part % 3}"],
-                         "tags": [f"style---s{clip % 3}", f"genre---g{part % 2}"], "year": 1900 + 10 * clip})
+            write(filename=str(target), sampleRate=16000, format="wav")(audio[start : start + 6 * 16000])
+            rows.append(
+                {
+                    "track_id": f"c{clip}p{part}",
+                    "path": str(target),
+                    "duration": 6.0,
+                    "artists": [f"artist{clip // 2}"],
+                    "releases": [f"release{clip}"],
+                    "labels": [f"label{clip // 4}"],
+                    "playlists": [f"pl{(clip + part) % 4}", f"pl{4 + part % 3}"],
+                    "tags": [f"style---s{clip % 3}", f"genre---g{part % 2}"],
+                    "year": 1900 + 10 * clip,
+                }
+            )
     write_catalogue(catalogue_frame(rows), folder / "catalogue.parquet")
     build_store(pd.read_parquet(folder / "catalogue.parquet"), folder / "features", progress=False)
     return folder
@@ -61,9 +71,15 @@ def tiny_overrides(config_path):
 
     model = yaml.safe_load(config_path.read_text())["model"]
     backbone = registry.get(model)["musiczoo"]["backbone"]["name"]
-    return ["batch_size=4", "epochs=2",
-            "steps_per_epoch=2", "validation_steps=1", "validation_fraction=0.3",
-            f"backbone={json.dumps(TINY[backbone])}", "schedule={name: plateau, patience: 1}"]
+    return [
+        "batch_size=4",
+        "epochs=2",
+        "steps_per_epoch=2",
+        "validation_steps=1",
+        "validation_fraction=0.3",
+        f"backbone={json.dumps(TINY[backbone])}",
+        "schedule={name: plateau, patience: 1}",
+    ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
@@ -87,16 +103,23 @@ def test_loss_goes_down_on_a_learnable_task(tiny_data, tmp_path):
     three epochs (each epoch is only 6 steps, so single epochs are noisy)."""
     from musiczoo.train.trainer import train
 
-    config = {"model": "discogs_track_embeddings-effnet", "catalogue": str(tiny_data / "catalogue.parquet"),
-              "store": str(tiny_data / "features"), "objectives": [{"pairs": "track", "loss": "ntxent"}],
-              "backbone": {"width": 0.25, "depth": 0.34}, "batch_size": 8, "epochs": 12, "validation_fraction": 0,
-              "optimizer": {"learning_rate": 1e-3}, "schedule": {"name": "constant"}}
+    config = {
+        "model": "discogs_track_embeddings-effnet",
+        "catalogue": str(tiny_data / "catalogue.parquet"),
+        "store": str(tiny_data / "features"),
+        "objectives": [{"pairs": "track", "loss": "ntxent"}],
+        "backbone": {"width": 0.25, "depth": 0.34},
+        "batch_size": 8,
+        "epochs": 12,
+        "validation_fraction": 0,
+        "optimizer": {"learning_rate": 1e-3},
+        "schedule": {"name": "constant"},
+    }
     log = train(config, tmp_path / "run", progress=False)
     print(log[["epoch", "loss", "top1"]].to_string(index=False))
     first, last = log.iloc[:3].mean(), log.iloc[-3:].mean()
     assert last.loss < first.loss - 0.1
     assert last.top1 > first.top1 + 0.05 and last.top1 > 2 / 8  # chance is 1/8
-
 
 
 RUN = """
@@ -112,10 +135,21 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path):
     import yaml
 
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": "playlist_tco_embeddings-vggish", "catalogue": str(tiny_data / "catalogue.parquet"),
-        "store": str(tiny_data / "features"), "backbone": {"width": 0.0625}, "batch_size": 4, "epochs": 3,
-        "steps_per_epoch": 4, "validation_fraction": 0.2, "schedule": {"name": "plateau", "patience": 1}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": "playlist_tco_embeddings-vggish",
+                "catalogue": str(tiny_data / "catalogue.parquet"),
+                "store": str(tiny_data / "features"),
+                "backbone": {"width": 0.0625},
+                "batch_size": 4,
+                "epochs": 3,
+                "steps_per_epoch": 4,
+                "validation_fraction": 0.2,
+                "schedule": {"name": "plateau", "patience": 1},
+            }
+        )
+    )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run([sys.executable, "-c", RUN, str(config), str(whole)], check=True, timeout=600)
     process = subprocess.Popen([sys.executable, "-c", RUN, str(config), str(killed)])
@@ -136,8 +170,11 @@ def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path):
 
     for a, b in zip(weights(whole), weights(killed), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert pd.read_csv(whole / "log.csv").drop(columns="seconds").equals(
-        pd.read_csv(killed / "log.csv").drop(columns="seconds"))
+    assert (
+        pd.read_csv(whole / "log.csv")
+        .drop(columns="seconds")
+        .equals(pd.read_csv(killed / "log.csv").drop(columns="seconds"))
+    )
 
 
 MIRRORED = """
@@ -152,12 +189,26 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_data, tmp_path):
     import yaml
 
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": "discogs_artist_embeddings-effnet", "catalogue": str(tiny_data / "catalogue.parquet"),
-        "store": str(tiny_data / "features"), "backbone": {"width": 0.25, "depth": 0.34}, "batch_size": 8,
-        "epochs": 2, "steps_per_epoch": 2, "validation_fraction": 0.3}))
-    result = subprocess.run([sys.executable, "-c", MIRRORED, str(config), str(tmp_path / "run")],
-                            capture_output=True, text=True, timeout=600)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": "discogs_artist_embeddings-effnet",
+                "catalogue": str(tiny_data / "catalogue.parquet"),
+                "store": str(tiny_data / "features"),
+                "backbone": {"width": 0.25, "depth": 0.34},
+                "batch_size": 8,
+                "epochs": 2,
+                "steps_per_epoch": 2,
+                "validation_fraction": 0.3,
+            }
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(config), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "run.json").read_text())["replicas"] == 2
     log = pd.read_csv(tmp_path / "run" / "log.csv")

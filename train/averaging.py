@@ -1,4 +1,5 @@
 """Weight averaging (SWA) and the batch-norm statistics that go with a model's weights (PreciseBN)."""
+
 import numpy as np
 
 from musiczoo.zoo.export import calibrate_batchnorm

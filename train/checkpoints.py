@@ -4,6 +4,7 @@
 COLA matrices), the loop state ``state.json`` and, once weight averaging has started, the
 average ``swa.npz``. Each is written to a fresh folder renamed into place; the newest two stay.
 """
+
 import json
 import os
 import shutil

@@ -1,4 +1,5 @@
 """`musiczoo` commands of `train`: the `data` group (`data build KIND`, `data features`, `data info`) and `train`."""
+
 import os
 from functools import partial
 from pathlib import Path
@@ -8,8 +9,11 @@ from musiczoo.train.catalogues import SOURCES
 
 def add_commands(commands):
     """Add this package's sub-commands to the `musiczoo` parser's commands."""
-    data = commands.add_parser("data", help="build and inspect training data (catalogues)",
-                               description="Training data: catalogues of tracks with their metadata.")
+    data = commands.add_parser(
+        "data",
+        help="build and inspect training data (catalogues)",
+        description="Training data: catalogues of tracks with their metadata.",
+    )
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     add_build_commands(data_commands)
     add_store_commands(data_commands)
@@ -28,14 +32,19 @@ def _split(args):
 def add_split_command(data_commands):
     """`musiczoo data split CATALOGUE -o OUT`: training tracks and held-out tracks."""
     split = data_commands.add_parser(
-        "split", help="hold out tracks (whole works or artists) that a model must never train on",
+        "split",
+        help="hold out tracks (whole works or artists) that a model must never train on",
         description="Write OUT/train.parquet and OUT/held_out.parquet: about a fraction of the catalogue's groups "
-                    "(the first value of --by, e.g. the work; else each track) held out, seeded.")
+        "(the first value of --by, e.g. the work; else each track) held out, seeded.",
+    )
     split.add_argument("catalogue", help="catalogue.parquet")
     split.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
     split.add_argument("--held-out", type=float, default=0.3, help="share of the groups held out (default 0.3)")
-    split.add_argument("--by", metavar="COLUMN", help="a list column whose first value keeps tracks together "
-                                                      "(releases: no work on both sides)")
+    split.add_argument(
+        "--by",
+        metavar="COLUMN",
+        help="a list column whose first value keeps tracks together (releases: no work on both sides)",
+    )
     split.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     split.set_defaults(run=_split)
 
@@ -43,25 +52,30 @@ def add_split_command(data_commands):
 def _build(source, parameters, args):
     """Run ``source``'s build call with the parsed arguments of its ``parameters``."""
     catalogue, excluded = source.builder()(**{name: getattr(args, name) for name in parameters})
-    print(f"{len(catalogue)} tracks in {args.out_dir}/catalogue.parquet; {len(excluded)} excluded "
-          f"(reasons in {args.out_dir}/excluded.csv)")
+    print(
+        f"{len(catalogue)} tracks in {args.out_dir}/catalogue.parquet; {len(excluded)} excluded "
+        f"(reasons in {args.out_dir}/excluded.csv)"
+    )
     return 0
 
 
 def add_build_commands(data_commands):
     """`musiczoo data build KIND ... -o OUT`: one sub-command per catalogue source of :data:`SOURCES`."""
     build = data_commands.add_parser(
-        "build", help="build a catalogue (OUT/catalogue.parquet, OUT/excluded.csv, OUT/audio/)",
+        "build",
+        help="build a catalogue (OUT/catalogue.parquet, OUT/excluded.csv, OUT/audio/)",
         description="Build a catalogue: one row per track with artists, releases, labels, playlists, tags "
-                    "and year. Writes OUT/catalogue.parquet and OUT/excluded.csv (every item left out, "
-                    "with its reason); builders that render audio write it under OUT/audio/ and resume "
-                    "where an earlier build stopped.")
+        "and year. Writes OUT/catalogue.parquet and OUT/excluded.csv (every item left out, "
+        "with its reason); builders that render audio write it under OUT/audio/ and resume "
+        "where an earlier build stopped.",
+    )
     kinds = build.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind, source in SOURCES.items():
         parser = kinds.add_parser(kind, help=source.help, description=source.description)
         actions = [parser.add_argument(*flags, **options) for flags, options in source.arguments]
-        actions.append(parser.add_argument("-o", "--output", dest="out_dir", required=True, metavar="OUT",
-                                           help="output folder"))
+        actions.append(
+            parser.add_argument("-o", "--output", dest="out_dir", required=True, metavar="OUT", help="output folder")
+        )
         parser.set_defaults(run=partial(_build, source, [action.dest for action in actions]))
     return kinds
 
@@ -72,8 +86,10 @@ def _features(args):
 
     build_store(read_catalogue(args.catalogue), args.output, workers=args.workers, shard_tracks=args.shard_tracks)
     info = FeatureStore(args.output).info()
-    print(f"{info['tracks']} tracks ({info['hours']:.2f} h) in {args.output}; {len(info['excluded'])} excluded "
-          f"(`musiczoo data info {args.output}` lists them)")
+    print(
+        f"{info['tracks']} tracks ({info['hours']:.2f} h) in {args.output}; {len(info['excluded'])} excluded "
+        f"(`musiczoo data info {args.output}` lists them)"
+    )
     return 0
 
 
@@ -81,9 +97,11 @@ def _info(args):
     from musiczoo.train.store import FeatureStore
 
     info = FeatureStore(args.store).info()
-    print(f"store      {args.store}\ntracks     {info['tracks']}\nhours      {info['hours']:.2f}\n"
-          f"frames     {info['frames']}\nshards     {info['shards']}\nsize       {info['size_mb']:.1f} MB\n"
-          f"excluded   {len(info['excluded'])}")
+    print(
+        f"store      {args.store}\ntracks     {info['tracks']}\nhours      {info['hours']:.2f}\n"
+        f"frames     {info['frames']}\nshards     {info['shards']}\nsize       {info['size_mb']:.1f} MB\n"
+        f"excluded   {len(info['excluded'])}"
+    )
     for row in info["excluded"]:
         print(f"  {row['track_id']}: {row['reason']}  ({row['path']})")
     return 0
@@ -92,10 +110,12 @@ def _info(args):
 def add_store_commands(data_commands):
     """`musiczoo data features` and `musiczoo data info`: the feature store."""
     features = data_commands.add_parser(
-        "features", help="compute the mel features of a catalogue into a feature store",
+        "features",
+        help="compute the mel features of a catalogue into a feature store",
         description="Compute MusiCNN log-mels (float16) of every catalogue track into memory-mapped shards. "
-                    "Resumable: a killed build loses at most the shard in flight; run it again to finish. "
-                    "Unusable audio is recorded with its reason.")
+        "Resumable: a killed build loses at most the shard in flight; run it again to finish. "
+        "Unusable audio is recorded with its reason.",
+    )
     features.add_argument("catalogue", help="catalogue.parquet")
     features.add_argument("-o", "--output", required=True, metavar="STORE", help="store folder")
     features.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: one per CPU)")
@@ -110,30 +130,46 @@ def _train(args):
     from musiczoo.train.config import parse_overrides
     from musiczoo.train.trainer import train
 
-    data = {key: str(Path(value).resolve()) for key, value in (("catalogue", args.catalogue), ("store", args.store))
-            if value}
-    log = train(args.config, args.output, resume=args.resume, overrides=parse_overrides(args.set) | data,
-                progress=not args.no_progress)
+    data = {
+        key: str(Path(value).resolve())
+        for key, value in (("catalogue", args.catalogue), ("store", args.store))
+        if value
+    }
+    log = train(
+        args.config,
+        args.output,
+        resume=args.resume,
+        overrides=parse_overrides(args.set) | data,
+        progress=not args.no_progress,
+    )
     last = log.iloc[-1]
-    print(f"trained {int(last.epoch)} epochs into {args.output}: loss {last.loss:.4f}, top-1 {last.top1:.3f}"
-          + (f", validation loss {last.val_loss:.4f}, top-1 {last.val_top1:.3f}" if last.notna().val_loss else "")
-          + f"\nexport it: musiczoo export {args.output}")
+    print(
+        f"trained {int(last.epoch)} epochs into {args.output}: loss {last.loss:.4f}, top-1 {last.top1:.3f}"
+        + (f", validation loss {last.val_loss:.4f}, top-1 {last.val_top1:.3f}" if last.notna().val_loss else "")
+        + f"\nexport it: musiczoo export {args.output}"
+    )
     return 0
 
 
 def add_train_command(commands):
     """`musiczoo train CONFIG.yaml -o RUN_DIR`."""
     train = commands.add_parser(
-        "train", help="train a registry model with contrastive or multi-label objectives",
+        "train",
+        help="train a registry model with contrastive or multi-label objectives",
         description="Train a models.json model on a catalogue and feature store as a YAML config says "
-                    "(see configs/). Checkpoints every epoch; --resume continues a killed run exactly; "
-                    "logs log.csv, tensorboard/ and curves.png into RUN_DIR.")
+        "(see configs/). Checkpoints every epoch; --resume continues a killed run exactly; "
+        "logs log.csv, tensorboard/ and curves.png into RUN_DIR.",
+    )
     train.add_argument("config", help="YAML config (configs/*.yaml)")
     train.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR's newest checkpoint")
     train.add_argument("--catalogue", metavar="C", help="catalogue.parquet to train on (instead of the config's)")
     train.add_argument("--store", metavar="S", help="its feature store (instead of the config's)")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config key (YAML value), e.g. --set epochs=5 --set 'backbone={width: 0.5}'")
+    train.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key (YAML value), e.g. --set epochs=5 --set 'backbone={width: 0.5}'",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)

@@ -15,6 +15,7 @@ A config names a registry model and what to train it on::
 
 Every key and its default is in :data:`DEFAULTS`.
 """
+
 import copy
 from pathlib import Path
 
@@ -74,8 +75,10 @@ def resolve(raw, base=Path(".")):
         spec = entry["musiczoo"]
         config["objectives"] = [{"pairs": pairs, "loss": spec["objective"]} for pairs in spec.get("pairs", [None])]
     if len(config["objectives"]) != len(tasks):
-        raise ConfigError(f"{config['model']} has {len(tasks)} head(s) {list(tasks)}; "
-                          f"the config gives {len(config['objectives'])} objectives")
+        raise ConfigError(
+            f"{config['model']} has {len(tasks)} head(s) {list(tasks)}; "
+            f"the config gives {len(config['objectives'])} objectives"
+        )
     for task, objective in zip(tasks, config["objectives"]):
         objective.setdefault("weight", 1.0)
         objective["task"] = task

@@ -1,4 +1,5 @@
 """tf.distribute for the training loop: the strategy, a step run on every replica, the batches fed to it."""
+
 import os
 
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
@@ -33,6 +34,7 @@ def distributed_step(strategy, replica_fn, jit_compile=False):
 
 def distributed_batches(strategy, tasks, epoch, start, steps, validation=False):
     """The batches of steps ``start`` to ``steps - 1`` (one per task each step), prefetched and split over replicas."""
+
     def generate():
         for step in range(start, steps):
             yield tuple(task.batch(epoch, step, validation) for task in tasks)

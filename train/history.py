@@ -1,4 +1,5 @@
 """A run's per-epoch history: ``log.csv``, ``curves.png`` and TensorBoard scalars."""
+
 from pathlib import Path
 
 import pandas as pd

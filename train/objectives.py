@@ -1,4 +1,5 @@
 """A config's objectives on one zoo model: each task's head and loss, weighted into one training loss."""
+
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import keras
 
@@ -23,8 +24,9 @@ class Objectives:
         self.objectives, self.model, self.temperature = objectives, model, temperature
         self.encoder = keras.Model(model.input, model.outputs[1])
         self.heads = [model.get_layer(head_name(o["task"])) for o in objectives]
-        self.bilinear = [losses.BilinearSimilarity(name=f"{o['task']}_bilinear") if o["loss"] == "cola" else None
-                         for o in objectives]
+        self.bilinear = [
+            losses.BilinearSimilarity(name=f"{o['task']}_bilinear") if o["loss"] == "cola" else None for o in objectives
+        ]
 
     @property
     def variables(self):

@@ -1,4 +1,5 @@
 """The optimizer and its learning rate: Adam or AdamW, a warm-up cosine schedule or reduce-on-plateau."""
+
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import keras
 

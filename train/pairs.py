@@ -29,6 +29,7 @@ track is in at most one pair per epoch (a pass over the pool), a track left alon
 yields none. Groups are visited in random order, each pairing its unused tracks greedily in random
 order, so after a pass no two unused tracks of a group could still form a pair.
 """
+
 import math
 from collections import defaultdict
 from functools import partial
@@ -198,8 +199,18 @@ class Word2VecTargets(SelfPairs):
         sentences = [sentence for sentence in sentences if len(sentence) > 1]
         if not sentences:
             raise ValueError("w2v pairs need playlists of at least two tracks")
-        options = dict(vector_size=vector_size, sg=0, window=max(map(len, sentences)), shrink_windows=False,
-                       alpha=0.02, epochs=20, min_count=1, sample=0, seed=seed, workers=1)
+        options = dict(
+            vector_size=vector_size,
+            sg=0,
+            window=max(map(len, sentences)),
+            shrink_windows=False,
+            alpha=0.02,
+            epochs=20,
+            min_count=1,
+            sample=0,
+            seed=seed,
+            workers=1,
+        )
         model = Word2Vec(sentences, **(options | word2vec))
         self.pool = np.flatnonzero(np.isin(self.track_ids, model.wv.index_to_key))
         self.vector_ids = self.track_ids[self.pool]

@@ -4,6 +4,7 @@ Every batch is a pure function of ``(seed, epoch, step)``: a run resumed from a 
 sees exactly the batches the killed run would have seen. Training patches are taken at random
 offsets; validation patches at fixed offsets (a third and two thirds into each track).
 """
+
 import numpy as np
 
 from musiczoo.train.catalogues.schema import read_catalogue
@@ -32,15 +33,18 @@ def config_tasks(config, patch_size, classes):
     """
     store = FeatureStore(config["store"])
     catalogue = read_catalogue(config["catalogue"])
-    train, validation = split_tracks(catalogue[catalogue.track_id.isin(store.index.track_id)],
-                                     config["validation_fraction"], config["seed"])
+    train, validation = split_tracks(
+        catalogue[catalogue.track_id.isin(store.index.track_id)], config["validation_fraction"], config["seed"]
+    )
     vocabulary = None
     if any(o["loss"] == "multilabel" for o in config["objectives"]):
         vocabulary = tag_vocabulary(train, classes)
 
     def tasks(frame, seed):
-        return [TaskData(o, frame, store, patch_size, config["batch_size"], seed, vocabulary, config["mixing"])
-                for o in config["objectives"]]
+        return [
+            TaskData(o, frame, store, patch_size, config["batch_size"], seed, vocabulary, config["mixing"])
+            for o in config["objectives"]
+        ]
 
     return tasks(train, config["seed"]), tasks(validation, config["seed"] + 1) if len(validation) else [], vocabulary
 
@@ -95,7 +99,7 @@ class TaskData:
     def batch(self, epoch, step, validation=False):
         """Arrays for one step: ``anchor`` patches plus ``positive`` patches, ``target`` vectors
         (Word2Vec) or ``labels`` (multi-hot tags)."""
-        pairs = self._pairs(epoch)[step * self.batch_size:(step + 1) * self.batch_size]
+        pairs = self._pairs(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
         rng = None if validation else np.random.default_rng([self.seed, epoch, step])
         anchor = self._patches(pairs[:, 0], rng, 1 / 3)
         loss = self.objective["loss"]
@@ -109,6 +113,8 @@ class TaskData:
             return {"anchor": anchor, "target": np.stack([vectors[t] for t in pairs[:, 1]]).astype(np.float32)}
         positive = self._patches(pairs[:, 1], rng, 2 / 3)
         if self.mixing and rng is not None:
-            anchor, positive = (np.stack([mix(p, np.delete(views, i, 0), rng) for i, p in enumerate(views)])
-                                for views in (anchor, positive))
+            anchor, positive = (
+                np.stack([mix(p, np.delete(views, i, 0), rng) for i, p in enumerate(views)])
+                for views in (anchor, positive)
+            )
         return {"anchor": anchor, "positive": positive}

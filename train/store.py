@@ -12,6 +12,7 @@ counts once its ``.parquet`` exists, so a killed build loses at most the shard i
 resumes with the tracks no finished shard holds. Reading maps shards lazily: a random patch of
 any track costs one small read, and RAM stays bounded whatever the store's size.
 """
+
 import contextlib
 import json
 import multiprocessing
@@ -73,8 +74,10 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
     """
     folder = Path(folder)
     (folder / SHARDS).mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / STORE_FILE, json.dumps(
-        {"frontend": MUSICNN.name, "dtype": np.dtype(DTYPE).name, "bands": MUSICNN.n_bands}).encode())
+    atomic_write(
+        folder / STORE_FILE,
+        json.dumps({"frontend": MUSICNN.name, "dtype": np.dtype(DTYPE).name, "bands": MUSICNN.n_bands}).encode(),
+    )
     for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
         stale.unlink()
     done = read_index(folder)
@@ -85,7 +88,9 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
         imap = map
         if workers > 1:  # spawn: never fork a process that may hold TensorFlow
             imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
-        bar = stack.enter_context(progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress))
+        bar = stack.enter_context(
+            progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress)
+        )
         buffer = []
         for result in imap(_track_mel, items):
             buffer.append(result)
@@ -131,14 +136,14 @@ class FeatureStore:
     def mel(self, track_id):
         """The whole log-mel of a track, float32 (frames, bands)."""
         data, start, frames = self._locate(track_id)
-        return np.asarray(data[start:start + frames], np.float32)
+        return np.asarray(data[start : start + frames], np.float32)
 
     def patch(self, track_id, size, offset=None, rng=None):
         """A ``size``-frame patch at ``offset`` (random when None; tracks shorter are zero-padded)."""
         data, start, frames = self._locate(track_id)
         if offset is None:
             offset = (rng or np.random.default_rng()).integers(0, max(frames - size, 0) + 1)
-        patch = np.asarray(data[start + offset:start + min(offset + size, frames)], np.float32)
+        patch = np.asarray(data[start + offset : start + min(offset + size, frames)], np.float32)
         return patch if len(patch) == size else np.pad(patch, ((0, size - len(patch)), (0, 0)))
 
     def frames(self, track_id):

@@ -7,6 +7,7 @@ A run folder holds::
     log.csv, curves.png   per-epoch losses, top-1 accuracies, learning rate; tensorboard/
     run.json + model.weights.h5   what `musiczoo export RUN_DIR` reads (see :mod:`musiczoo.zoo.run`)
 """
+
 import time
 from pathlib import Path
 
@@ -49,7 +50,8 @@ class Trainer:
         self.head = dict(config["head"])
         classes = (self.entry["musiczoo"]["head"] | self.head).get("classes")
         self.train_data, self.validation_data, self.vocabulary = config_tasks(
-            config, self.entry["inference"]["patch_size"], classes)
+            config, self.entry["inference"]["patch_size"], classes
+        )
         if self.vocabulary is not None:
             self.head["classes"] = len(self.vocabulary)
         keras.mixed_precision.set_global_policy("mixed_float16" if config["mixed_precision"] else "float32")
@@ -57,10 +59,18 @@ class Trainer:
             self.model = registry.build(self.entry, head=self.head, **config["backbone"])
             self.objectives = Objectives(config["objectives"], self.model, config["temperature"])
             self.optimizer = make_optimizer(config, self._planned_steps)
-        self.checkpoints = Checkpoints(self.run_dir, model=self.model, optimizer=self.optimizer,
-                                       **self.objectives.similarities)
-        self.state = {"epoch": 0, "step": 0, "history": [], "best": None, "wait": 0,
-                      "learning_rate": config["optimizer"]["learning_rate"], "swa_count": 0}
+        self.checkpoints = Checkpoints(
+            self.run_dir, model=self.model, optimizer=self.optimizer, **self.objectives.similarities
+        )
+        self.state = {
+            "epoch": 0,
+            "step": 0,
+            "history": [],
+            "best": None,
+            "wait": 0,
+            "learning_rate": config["optimizer"]["learning_rate"],
+            "swa_count": 0,
+        }
         self.swa = None
 
     # -- steps -------------------------------------------------------------------------------
@@ -73,8 +83,10 @@ class Trainer:
         steps = min(task.steps(epoch) for task in self.train_data)
         if steps == 0:
             short = [f"{t.objective['task']}: {t.counts()}" for t in self.train_data if t.steps(epoch) == 0]
-            raise ValueError(f"fewer pairs than batch_size={self.config['batch_size']} ({'; '.join(short)}): "
-                             "lower batch_size or give a larger catalogue")
+            raise ValueError(
+                f"fewer pairs than batch_size={self.config['batch_size']} ({'; '.join(short)}): "
+                "lower batch_size or give a larger catalogue"
+            )
         return min(steps, self.config["steps_per_epoch"] or steps)
 
     def batches(self, epoch, step):
@@ -132,8 +144,13 @@ class Trainer:
     def _train_epoch(self, epoch, train_step, progress):
         """Run ``epoch`` on from ``state.step``, checkpointed every ``checkpoint_steps``; its mean loss and top-1."""
         steps, every = self.steps(epoch), self.config["checkpoint_steps"]
-        bar = progress_bar(total=steps, initial=self.state["step"], desc=f"epoch {epoch + 1}/{self.config['epochs']}",
-                           unit="step", disable=not progress)
+        bar = progress_bar(
+            total=steps,
+            initial=self.state["step"],
+            desc=f"epoch {epoch + 1}/{self.config['epochs']}",
+            unit="step",
+            disable=not progress,
+        )
         totals = np.array(self.state.pop("partial", [0.0, 0.0]))
         for batches in distributed_batches(self.strategy, self.train_data, epoch, self.state["step"], steps):
             loss, top1 = train_step(batches)
@@ -186,9 +203,16 @@ class Trainer:
             weights = self.model.get_weights()
             self.model.set_weights(self.swa)
             self._precise_batchnorm(self.state["epoch"] - 1)
-        write_run(self.run_dir, self.model, self.config["model"], backbone=self.config["backbone"], head=self.head,
-                  metadata=self._metadata(), epochs=self.state["epoch"],
-                  replicas=self.strategy.num_replicas_in_sync)
+        write_run(
+            self.run_dir,
+            self.model,
+            self.config["model"],
+            backbone=self.config["backbone"],
+            head=self.head,
+            metadata=self._metadata(),
+            epochs=self.state["epoch"],
+            replicas=self.strategy.num_replicas_in_sync,
+        )
         if averaged:
             self.model.set_weights(weights)
 
@@ -197,8 +221,11 @@ class Trainer:
         last = self.state["history"][-1]
         metrics = {k: round(last[k], 4) for k in ("val_loss", "val_top1", "loss", "top1") if last[k] is not None}
         catalogue = Path(self.config["catalogue"])
-        dataset = {"name": catalogue.parent.name or catalogue.stem,
-                   "size": f"{sum(len(t.catalogue) for t in self.train_data)} training tracks", "metrics": metrics}
+        dataset = {
+            "name": catalogue.parent.name or catalogue.stem,
+            "size": f"{sum(len(t.catalogue) for t in self.train_data)} training tracks",
+            "metrics": metrics,
+        }
         return {"dataset": dataset, **({"classes": self.vocabulary} if self.vocabulary else {})}
 
 

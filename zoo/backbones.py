@@ -4,6 +4,7 @@ Each builder returns a Keras model whose input is the rank-3 mel patch itself: n
 rescaling or normalisation of the log-mels. ``width`` scales every layer's channels, for quick
 tests and small catalogues; ``width=1`` is the architecture of the paper.
 """
+
 import functools
 import math
 
@@ -32,16 +33,25 @@ def _channels(count, width):
 
 
 # EfficientNet-B0 stages: kernel, repeats, output channels, expansion, stride (squeeze-excite 0.25).
-EFFICIENTNET_B0_STAGES = [(3, 1, 16, 1, 1), (3, 2, 24, 6, 2), (5, 2, 40, 6, 2), (3, 3, 80, 6, 2),
-                          (5, 3, 112, 6, 1), (5, 4, 192, 6, 2), (3, 1, 320, 6, 1)]
+EFFICIENTNET_B0_STAGES = [
+    (3, 1, 16, 1, 1),
+    (3, 2, 24, 6, 2),
+    (5, 2, 40, 6, 2),
+    (3, 3, 80, 6, 2),
+    (5, 3, 112, 6, 1),
+    (5, 4, 192, 6, 2),
+    (3, 1, 320, 6, 1),
+]
 
 
 # Keras' EfficientNet initialisation (He-style, fan-out): keeps activations alive through 16 blocks.
 # A config, never an instance: each layer deserialises its own initializer, seeded at build time
 # from the run's `keras.utils.set_random_seed` (a shared instance gives same-shaped kernels equal
 # values, seeded whenever this module happened to be imported).
-HE_FAN_OUT = {"class_name": "VarianceScaling",
-              "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
+HE_FAN_OUT = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"},
+}
 _conv = functools.partial(layers.Conv2D, kernel_initializer=HE_FAN_OUT)
 
 
@@ -59,9 +69,11 @@ def _mbconv(x, filters, kernel, expansion, stride, drop_rate, name):
     if expansion != 1:
         x = _conv(channels * expansion, 1, use_bias=False, name=f"{name}_expand")(x)
         x = layers.Activation("swish", name=f"{name}_expand_swish")(
-            layers.BatchNormalization(epsilon=1e-3, name=f"{name}_expand_bn")(x))
-    x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False,
-                               depthwise_initializer=HE_FAN_OUT, name=f"{name}_dwconv")(x)
+            layers.BatchNormalization(epsilon=1e-3, name=f"{name}_expand_bn")(x)
+        )
+    x = layers.DepthwiseConv2D(
+        kernel, stride, padding="same", use_bias=False, depthwise_initializer=HE_FAN_OUT, name=f"{name}_dwconv"
+    )(x)
     x = layers.Activation("swish", name=f"{name}_swish")(layers.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x))
     squeeze = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
     squeeze = _conv(max(1, int(channels * 0.25)), 1, activation="swish", name=f"{name}_se_reduce")(squeeze)
@@ -85,12 +97,21 @@ def efficientnet_b0(frames=128, bands=96, width=1.0, depth=1.0, drop_connect_rat
     inputs, x = _patch_input(frames, bands)
     x = _conv(_round_filters(32, width), 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.Activation("swish", name="stem_swish")(layers.BatchNormalization(epsilon=1e-3, name="stem_bn")(x))
-    blocks = [(stage, index, kernel, filters, expansion, stride if index == 0 else 1)
-              for stage, (kernel, repeats, filters, expansion, stride) in enumerate(EFFICIENTNET_B0_STAGES)
-              for index in range(math.ceil(depth * repeats))]
+    blocks = [
+        (stage, index, kernel, filters, expansion, stride if index == 0 else 1)
+        for stage, (kernel, repeats, filters, expansion, stride) in enumerate(EFFICIENTNET_B0_STAGES)
+        for index in range(math.ceil(depth * repeats))
+    ]
     for number, (stage, index, kernel, filters, expansion, stride) in enumerate(blocks):
-        x = _mbconv(x, _round_filters(filters, width), kernel, expansion, stride,
-                    drop_connect_rate * number / len(blocks), name=f"block{stage + 1}{chr(97 + index)}")
+        x = _mbconv(
+            x,
+            _round_filters(filters, width),
+            kernel,
+            expansion,
+            stride,
+            drop_connect_rate * number / len(blocks),
+            name=f"block{stage + 1}{chr(97 + index)}",
+        )
     x = _conv(_round_filters(1280, width), 1, use_bias=False, name="top_conv")(x)
     x = layers.Activation("swish", name="top_swish")(layers.BatchNormalization(epsilon=1e-3, name="top_bn")(x))
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name="avg_pool")(x), name="efficientnet_b0")
@@ -103,7 +124,10 @@ def vggish(frames=256, bands=96, width=1.0, first_pool=(4, 4), embedding_dim=128
     for stage, (filters, convs) in enumerate([(64, 1), (128, 1), (256, 2), (512, 2)]):
         for index in range(convs):
             x = _conv(
-                _channels(filters, width), 3, padding="same", activation="relu",
+                _channels(filters, width),
+                3,
+                padding="same",
+                activation="relu",
                 name=f"conv{stage + 1}_{index + 1}",
             )(x)
         x = layers.MaxPooling2D(pools[stage], name=f"pool{stage + 1}")(x)
@@ -122,7 +146,11 @@ def _bottleneck(x, filters, stride, name):
         shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     for index, (kernel, channels) in enumerate([(1, filters), (3, filters), (1, 4 * filters)]):
         x = _conv(
-            channels, kernel, strides=stride if index == 0 else 1, padding="same", use_bias=False,
+            channels,
+            kernel,
+            strides=stride if index == 0 else 1,
+            padding="same",
+            use_bias=False,
             name=f"{name}_conv{index + 1}",
         )(x)
         x = layers.BatchNormalization(name=f"{name}_bn{index + 1}")(x)

@@ -5,6 +5,7 @@ dynamic too where the backbone allows it) and carries the official node names of
 family (see :mod:`musiczoo.zoo.families`), so Essentia's own wrapper algorithms load it
 unmodified. Files are written atomically.
 """
+
 import copy
 import datetime
 import json
@@ -99,8 +100,10 @@ def metadata(entry, updates=None):
     meta["release_date"] = meta["release_date"] or datetime.date.today().isoformat()
     extra = ", ".join(f"{key}={value}" for key, value in wrapper_arguments(meta).items())
     if extra:
-        meta["description"] += (f". The graph takes {meta['schema']['inputs'][0]['shape'][0]}-frame patches only: "
-                                f"call {meta['inference']['algorithm']} with {extra}")
+        meta["description"] += (
+            f". The graph takes {meta['schema']['inputs'][0]['shape'][0]}-frame patches only: "
+            f"call {meta['inference']['algorithm']} with {extra}"
+        )
     return meta
 
 
@@ -112,8 +115,9 @@ def export_model(model, entry, out_dir, updates=None, register=True):
     """
     spec = entry["musiczoo"]
     name = entry["name"]
-    graph_def = freeze(any_length(model) if registry.takes_any_length(entry) else model, spec["family"],
-                       head_activation(spec["head"]))
+    graph_def = freeze(
+        any_length(model) if registry.takes_any_length(entry) else model, spec["family"], head_activation(spec["head"])
+    )
     meta = metadata(entry, updates)
     predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
     for output in meta["schema"]["outputs"]:

@@ -3,6 +3,7 @@
 A zoo model uses exactly the names of Essentia's official models of its family, so it is a
 drop-in for them: the same call, the same ``output=`` strings.
 """
+
 from dataclasses import dataclass
 
 ACTIVATION_NODES = {"sigmoid": "Sigmoid", "softmax": "Softmax", "linear": "Identity"}
@@ -27,17 +28,40 @@ FAMILIES = {
     family.name: family
     for family in (
         # discogs-effnet: PartitionedCall:0 predictions/projection, PartitionedCall:1 embeddings.
-        Family("effnet", "TensorflowPredictEffnetDiscogs", "serving_default_melspectrogram",
-               "PartitionedCall:1", "PartitionedCall:0", "musicnn", 128, 62),
+        Family(
+            "effnet",
+            "TensorflowPredictEffnetDiscogs",
+            "serving_default_melspectrogram",
+            "PartitionedCall:1",
+            "PartitionedCall:0",
+            "musicnn",
+            128,
+            62,
+        ),
         # MusiCNN-style graphs on 96-band mels (the playlist VGGish/ResNet50, era CNN, MusiCNN).
-        Family("musicnn", "TensorflowPredictMusiCNN", "model/Placeholder",
-               "model/dense/BiasAdd", "model/{op}", "musicnn", 187, 93),
+        Family(
+            "musicnn",
+            "TensorflowPredictMusiCNN",
+            "model/Placeholder",
+            "model/dense/BiasAdd",
+            "model/{op}",
+            "musicnn",
+            187,
+            93,
+        ),
         # Graphs on VGGish-style 64-band mels.
-        Family("vggish", "TensorflowPredictVGGish", "model/Placeholder",
-               "model/dense/BiasAdd", "model/{op}", "vggish", 96, 93),
+        Family(
+            "vggish",
+            "TensorflowPredictVGGish",
+            "model/Placeholder",
+            "model/dense/BiasAdd",
+            "model/{op}",
+            "vggish",
+            96,
+            93,
+        ),
         # Classifier heads on embeddings (downstream).
-        Family("head", "TensorflowPredict2D", "model/Placeholder",
-               "model/dense/BiasAdd", "model/{op}", None, 1, 1),
+        Family("head", "TensorflowPredict2D", "model/Placeholder", "model/dense/BiasAdd", "model/{op}", None, 1, 1),
     )
 }
 # The wrappers that run on audio, by algorithm; every other algorithm takes embeddings.

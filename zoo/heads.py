@@ -1,4 +1,5 @@
 """Heads on top of a backbone's embedding, and the two-output zoo model."""
+
 import keras
 from keras import layers
 

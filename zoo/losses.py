@@ -3,6 +3,7 @@
 Each loss returns the mean over its anchors as a float32 scalar (inputs are cast to float32, so
 mixed-precision models are safe). Rows are anchors; in-batch items are the negatives.
 """
+
 import keras
 from keras import layers, ops
 

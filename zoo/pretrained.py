@@ -9,6 +9,7 @@ dynamic batch of ``(batch, 187, 96)`` mel patches in ``model/Placeholder``), kee
 of Essentia's graphs. The registry entries (``"kind": "pretrained"`` in ``models.json``) name the
 checkpoint, its labels and the outputs to keep.
 """
+
 import importlib
 import importlib.metadata
 import importlib.util
@@ -49,8 +50,10 @@ def checkpoint_dir(name):
     package = importlib.util.find_spec(spec["package"])
     folder = Path(package.submodule_search_locations[0]) / spec["checkpoint"] if package else None
     if folder is None or not (folder / ".meta").is_file():
-        raise FileNotFoundError(f"{name} is imported from the {spec['checkpoint']} checkpoint of the "
-                                f"{spec['package']} wheel, which is not installed: {INSTALL}")
+        raise FileNotFoundError(
+            f"{name} is imported from the {spec['checkpoint']} checkpoint of the "
+            f"{spec['package']} wheel, which is not installed: {INSTALL}"
+        )
     return folder
 
 
@@ -116,8 +119,10 @@ def import_model(name, out_dir=None, register=True):
     with restore(name) as session:
         patch = session.graph.get_tensor_by_name(f"{INPUT}:0").shape.as_list()[1:]
         if patch != entry["schema"]["inputs"][0]["shape"]:
-            raise ValueError(f"{spec['checkpoint']} takes {patch} mel patches, but models.json declares "
-                             f"{entry['schema']['inputs'][0]['shape']}")
+            raise ValueError(
+                f"{spec['checkpoint']} takes {patch} mel patches, but models.json declares "
+                f"{entry['schema']['inputs'][0]['shape']}"
+            )
         graph_def = freeze_checkpoint(session, outputs)
     notice = importlib.metadata.distribution(spec["package"]).read_text(LICENSE_FILE)
     meta = metadata(entry, {"classes": labels(name), "license": {"name": spec["license"], "text": notice}})

@@ -6,6 +6,7 @@ import for a published model (see :mod:`musiczoo.zoo.pretrained`). Exported grap
 in a user registry (``$MUSICZOO_HOME``, default ``~/.musiczoo``) so that ``musiczoo extract NAME``
 finds them.
 """
+
 import difflib
 import functools
 import json
@@ -17,8 +18,22 @@ from musiczoo.zoo.families import FAMILIES
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 METADATA_FIELDS = (
-    "name", "type", "link", "version", "description", "author", "email", "release_date", "framework",
-    "framework_version", "classes", "model_types", "dataset", "schema", "citation", "inference",
+    "name",
+    "type",
+    "link",
+    "version",
+    "description",
+    "author",
+    "email",
+    "release_date",
+    "framework",
+    "framework_version",
+    "classes",
+    "model_types",
+    "dataset",
+    "schema",
+    "citation",
+    "inference",
 )
 PRETRAINED_KEYS = ("architecture", "package", "checkpoint", "labels", "license")
 
@@ -81,8 +96,11 @@ def validate(entry):
     purposes = {o.get("output_purpose"): o["name"] for o in schema.get("outputs", [])}
     if is_pretrained(entry):  # a published graph keeps its own output names
         problems += [f"pretrained entries need musiczoo.{key}" for key in PRETRAINED_KEYS if key not in spec]
-        problems += [f"an output must have output_purpose {purpose}" for purpose in ("predictions", "embeddings")
-                     if purpose not in purposes]
+        problems += [
+            f"an output must have output_purpose {purpose}"
+            for purpose in ("predictions", "embeddings")
+            if purpose not in purposes
+        ]
         return problems
     if purposes.get("embeddings") != family.embeddings:
         problems.append(f"embeddings output must be {family.embeddings}")
@@ -120,8 +138,9 @@ def build(entry, head=None, **backbone_overrides):
 
     entry = get(entry) if isinstance(entry, str) else entry
     if is_pretrained(entry):
-        raise ValueError(f"{entry['name']} is a pretrained model: nothing to build or train; "
-                         "`musiczoo import` writes its graph")
+        raise ValueError(
+            f"{entry['name']} is a pretrained model: nothing to build or train; `musiczoo import` writes its graph"
+        )
     spec = entry["musiczoo"]
     args = {k: v for k, v in spec["backbone"].items() if k != "name"} | backbone_overrides
     backbone = BACKBONES[spec["backbone"]["name"]](**args)

@@ -8,6 +8,7 @@ rebuilds the model around them::
 
 Both files are written atomically, the weights first: a folder with ``run.json`` is a whole run.
 """
+
 import json
 import os
 from dataclasses import dataclass
@@ -42,8 +43,14 @@ def write_run(run_dir, model, name, backbone=None, head=None, metadata=None, epo
     temporary = run_dir / f".{WEIGHTS_FILE}"
     model.save_weights(temporary)
     os.replace(temporary, run_dir / WEIGHTS_FILE)
-    record = {"model": name, "backbone": backbone or {}, "head": head or {}, "epochs": epochs, "replicas": replicas,
-              "metadata": metadata or {}}
+    record = {
+        "model": name,
+        "backbone": backbone or {},
+        "head": head or {},
+        "epochs": epochs,
+        "replicas": replicas,
+        "metadata": metadata or {},
+    }
     atomic_write(run_dir / RUN_FILE, json.dumps(record, indent=2).encode())
 
 

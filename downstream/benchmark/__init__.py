@@ -5,6 +5,7 @@
 
 Names load on first use, so that the CLI's parser does not load TensorFlow.
 """
+
 import importlib
 
 _EXPORTS = {"Benchmark": "run", "benchmark": "run", "Task": "tasks", "TaskError": "tasks", "read_tasks": "tasks"}

@@ -14,6 +14,7 @@ A model is given as one of:
 ``cache/<graph sha256>/`` per audio file (its path, size and modification time) and crop,
 so a model already benchmarked on a file is never run on it again.
 """
+
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def _architecture(specs):
         if is_run(path):
             record = read_record(path)
             return record["model"], record.get("backbone", {})
-        if path in registry.models() and not registry.is_pretrained(path):
+        if path in registry.models():
             return path, {}
     return DEFAULT_ARCHITECTURE, {}
 
@@ -126,7 +127,9 @@ def resolve_model(spec, specs, seeds, work):
 def audio_key(path, seconds):
     """The cache name of a file's embeddings: its path, size, modification time and crop."""
     stat = Path(path).stat()
-    return hashlib.sha256(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{seconds}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{seconds}".encode()).hexdigest()[
+        :24
+    ]
 
 
 class EmbeddingCache:

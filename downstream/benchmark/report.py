@@ -5,6 +5,7 @@ interval over seeds, the best of each column in bold), the stack ranking (its Ta
 of each model's track embeddings coloured by the task's label, what was left out and why, and
 the command, package versions and machine that produced it.
 """
+
 import base64
 import html
 import importlib.metadata
@@ -24,8 +25,14 @@ from musiczoo.fileio import atomic_save_png, atomic_write
 PACKAGES = ("musiczoo", "tensorflow", "essentia-tensorflow", "keras", "numpy", "scikit-learn")
 COLOURED = 10  # labels with their own colour in a t-SNE plot; the rest are grey
 STACKS_SHOWN = 10
-METRIC_NAMES = {"accuracy": "accuracy", "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC",
-                "triplet": "triplet acc.", "margin": "margin", "nn": "1-NN acc."}
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "triplet": "triplet acc.",
+    "margin": "margin",
+    "nn": "1-NN acc.",
+}
 
 
 def _version(package):
@@ -37,10 +44,12 @@ def _version(package):
 
 def provenance(command):
     """What produced a report: command, time, versions, machine."""
-    return {"command": command,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "versions": ", ".join(f"{p} {_version(p)}" for p in PACKAGES),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"}
+    return {
+        "command": command,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": ", ".join(f"{p} {_version(p)}" for p in PACKAGES),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    }
 
 
 def task_table(summary, task, models):
@@ -71,9 +80,16 @@ def _cell(row):
 
 def stack_table(stacks, task):
     table = stacks[stacks.task == task].head(STACKS_SHOWN)
-    return pd.DataFrame({"rank": table["rank"], "model": table.model, "size": table["size"],
-                         METRIC_NAMES.get(table.metric.iloc[0], "") if len(table) else "score":
-                         [_cell(row) for _, row in table.iterrows()]})
+    return pd.DataFrame(
+        {
+            "rank": table["rank"],
+            "model": table.model,
+            "size": table["size"],
+            METRIC_NAMES.get(table.metric.iloc[0], "") if len(table) else "score": [
+                _cell(row) for _, row in table.iterrows()
+            ],
+        }
+    )
 
 
 def plot_tsne(vectors, labels, title):
@@ -87,9 +103,9 @@ def plot_tsne(vectors, labels, title):
         return None
     names = first.iloc[known].to_numpy()
     top = pd.Series(names).value_counts().index[:COLOURED]
-    columns = min(3, len(vectors))
+    columns = min(4, len(vectors))
     rows = -(-len(vectors) // columns)
-    figure = Figure(figsize=(4.2 * columns + 2.4, 4.0 * rows), layout="constrained")
+    figure = Figure(figsize=(3.6 * columns + 2.4, 3.4 * rows), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
     colours = {label: f"C{i}" for i, label in enumerate(top)}
     for axis, (model, matrix) in zip(axes, vectors.items()):
@@ -102,7 +118,7 @@ def plot_tsne(vectors, labels, title):
             mask = names == label
             axis.scatter(*xy[mask].T, s=14, c=colours[label], label=str(label)[:28])
         axis.set(title=model, xticks=[], yticks=[])
-    for axis in axes[len(vectors):]:
+    for axis in axes[len(vectors) :]:
         axis.set_visible(False)
     handles, legend = axes[0].get_legend_handles_labels()
     figure.legend(handles, legend, loc="outside right upper", fontsize=8, title=title)
@@ -138,8 +154,11 @@ pre{padding:.7em;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}.muted{
 def _task_line(task, labels):
     known = int(labels.notna().sum())
     classes = len({x for v in labels.dropna() for x in (v if isinstance(v, list) else [v])})
-    how = (f"MLP probe, test share {task.test_size:g}" + (f", split by {task.group}" if task.group else "")
-           if task.kind == "classification" else f"{task.triplets} cosine triplets per seed, leave-one-out 1-NN")
+    how = (
+        f"MLP probe, test share {task.test_size:g}" + (f", split by {task.group}" if task.group else "")
+        if task.kind == "classification"
+        else f"{task.triplets} cosine triplets per seed, leave-one-out 1-NN"
+    )
     binned = f" in bins ({', '.join(task.bins)})" if task.bins else ""
     return f"{task.kind} of `{task.label}`{binned}: {known} tracks, {classes} classes; {how}"
 
@@ -154,10 +173,16 @@ def write_report(result, out_dir, command=None, task_labels=None):
         atomic_write(out_dir / "stacks.csv", result.stacks.to_csv(index=False).encode())
     about = provenance(command)
     seeds = int(result.scores.seed.max()) + 1 if len(result.scores) else 0
-    md = ["# Benchmark", "",
-          f"{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; mean ± 95% t-interval over seeds.", ""]
-    page = [f"<h1>Benchmark</h1><p>{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; "
-            "mean ± 95% t-interval over seeds.</p>"]
+    md = [
+        "# Benchmark",
+        "",
+        f"{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; mean ± 95% t-interval over seeds.",
+        "",
+    ]
+    page = [
+        f"<h1>Benchmark</h1><p>{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; "
+        "mean ± 95% t-interval over seeds.</p>"
+    ]
     for task in result.tasks:
         md += [f"## {task.name}", ""]
         page.append(f"<h2>{html.escape(task.name)}</h2>")
@@ -180,23 +205,43 @@ def write_report(result, out_dir, command=None, task_labels=None):
             name = f"tsne-{task.name}.png"
             atomic_save_png(out_dir / name, figure)
             md += [f"![t-SNE of each model's track embeddings, coloured by {task.label}]({name})", ""]
-            page.append(f"<h3>t-SNE of each model's track embeddings, coloured by {html.escape(task.label)}</h3>"
-                        f"<img alt='t-SNE {html.escape(task.name)}' src='data:image/png;base64,{_png(figure)}'>")
-    left_out = [(what, message) for what, message in result.failures] + \
-        [(Path(path).name, reason) for path, reason in result.excluded]
+            page.append(
+                f"<h3>t-SNE of each model's track embeddings, coloured by {html.escape(task.label)}</h3>"
+                f"<img alt='t-SNE {html.escape(task.name)}' src='data:image/png;base64,{_png(figure)}'>"
+            )
+    left_out = [(what, message) for what, message in result.failures] + [
+        (Path(path).name, reason) for path, reason in result.excluded
+    ]
     if left_out:
         md += ["## Left out", ""] + [f"- {what}: {message}" for what, message in left_out] + [""]
-        page.append("<h2>Left out</h2><ul>" + "".join(f"<li>{html.escape(w)}: {html.escape(m)}</li>"
-                                                        for w, m in left_out) + "</ul>")
+        page.append(
+            "<h2>Left out</h2><ul>"
+            + "".join(f"<li>{html.escape(w)}: {html.escape(m)}</li>" for w, m in left_out)
+            + "</ul>"
+        )
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items() if k != "embedded")
     runs = f"{result.seconds.get('embedded', 0)} embeddings computed (the rest from the cache); {timing}"
-    md += ["## How it was made", "", "```bash", about["command"], "```", "",
-           f"- {runs}", f"- {about['versions']}", f"- {about['machine']}; {about['date']}", ""]
-    page.append(f"<h2>How it was made</h2><pre>{html.escape(about['command'])}</pre><p class='muted'>"
-                f"{html.escape(runs)}<br>{html.escape(about['versions'])}<br>"
-                f"{html.escape(about['machine'])}; {html.escape(about['date'])}</p>")
+    md += [
+        "## How it was made",
+        "",
+        "```bash",
+        about["command"],
+        "```",
+        "",
+        f"- {runs}",
+        f"- {about['versions']}",
+        f"- {about['machine']}; {about['date']}",
+        "",
+    ]
+    page.append(
+        f"<h2>How it was made</h2><pre>{html.escape(about['command'])}</pre><p class='muted'>"
+        f"{html.escape(runs)}<br>{html.escape(about['versions'])}<br>"
+        f"{html.escape(about['machine'])}; {html.escape(about['date'])}</p>"
+    )
     atomic_write(out_dir / "report.md", "\n".join(md).encode())
-    document = (f"<!doctype html><html><head><meta charset='utf-8'><title>musiczoo benchmark</title>"
-                f"<style>{STYLE}</style></head><body>{''.join(page)}</body></html>")
+    document = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>musiczoo benchmark</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(page)}</body></html>"
+    )
     atomic_write(out_dir / "report.html", document.encode())
     return out_dir / "report.md", out_dir / "report.html"

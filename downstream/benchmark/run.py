@@ -8,6 +8,7 @@ MLP's initialisation, the triplets and, for ``random-init``, the network. A stac
 concatenates the models' embeddings of a track (patch by patch where both cut the same
 patches, else their track means).
 """
+
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ def _crop(audio, seconds):
         return audio
     keep = int(seconds * SAMPLE_RATE)
     start = max(0, (len(audio) - keep) // 2)
-    return audio[start:start + keep]
+    return audio[start : start + keep]
 
 
 def embed_tracks(paths, models, cache, seconds=None, progress=True):
@@ -109,8 +110,11 @@ def _similarity(task, X, labels, seed):
     values = labels.iloc[known].to_numpy()
     triplets = label_triplets(values, task.triplets, seed)
     result = triplet_similarity(*(vectors[triplets[:, k]] for k in range(3)))
-    return {"triplet": result["accuracy"], "margin": result["margin"],
-            "nn": nearest_neighbour_accuracy(vectors, values)}
+    return {
+        "triplet": result["accuracy"],
+        "margin": result["margin"],
+        "nn": nearest_neighbour_accuracy(vectors, values),
+    }
 
 
 def main_metric(task, labels):
@@ -125,8 +129,16 @@ def summarise(scores):
     rows = []
     for (task, model, metric), group in scores.groupby(["task", "model", "metric"], sort=False):
         mean, half = interval(group.value)
-        rows.append({"task": task, "model": model, "metric": metric, "mean": mean, "ci95": half,
-                     "seeds": int(group.value.notna().sum())})
+        rows.append(
+            {
+                "task": task,
+                "model": model,
+                "metric": metric,
+                "mean": mean,
+                "ci95": half,
+                "seeds": int(group.value.notna().sum()),
+            }
+        )
     return pd.DataFrame(rows, columns=["task", "model", "metric", "mean", "ci95", "seeds"])
 
 
@@ -157,8 +169,9 @@ def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, pr
     resolved_by_name = {model.name: model for model in singles}
 
     def inputs(names, seed):
-        sets = [[embeddings[(name, seed % len(resolved_by_name[name].embedders))][i] for i in complete]
-                for name in names]
+        sets = [
+            [embeddings[(name, seed % len(resolved_by_name[name].embedders))][i] for i in complete] for name in names
+        ]
         return concatenate([_unit_scale(s) for s in sets] if len(sets) > 1 else sets)
 
     combos = {}
@@ -168,8 +181,12 @@ def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, pr
                 combos.setdefault("+".join(combo), combo)
 
     scores, stacks = [], []
-    evaluations = [(row, names, task, seed) for task in taskset.tasks for seed in range(seeds)
-                   for row, names in {**rows, **{n: c for n, c in combos.items() if n not in rows}}.items()]
+    evaluations = [
+        (row, names, task, seed)
+        for task in taskset.tasks
+        for seed in range(seeds)
+        for row, names in {**rows, **{n: c for n, c in combos.items() if n not in rows}}.items()
+    ]
     task_labels = {}
     for task in taskset.tasks:
         try:
@@ -184,8 +201,11 @@ def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, pr
         labels, groups = task_labels[task.name]
         try:
             X = inputs(names, seed)
-            result = (_classify(task, X, labels, groups, seed, epochs) if task.kind == "classification"
-                      else _similarity(task, X, labels, seed))
+            result = (
+                _classify(task, X, labels, groups, seed, epochs)
+                if task.kind == "classification"
+                else _similarity(task, X, labels, seed)
+            )
         except TaskError as error:  # the split of this seed: the same for every model
             failures.append((f"task {task.name}, seed {seed}", str(error)))
             continue
@@ -199,14 +219,27 @@ def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, pr
     columns = ["task", "model", "seed", "metric", "value"]
     scores, stacks = pd.DataFrame(scores, columns=columns), pd.DataFrame(stacks, columns=columns)
     ranking = _rank_stacks(summarise(pd.concat([scores, stacks])), taskset.tasks, task_labels, rows | combos, combos)
-    vectors = {name: np.stack([x.mean(axis=0) for x in inputs((name,), 0)]) for name in resolved_by_name} \
-        if complete else {}
-    result = Benchmark(scores, summarise(scores), ranking, taskset.tasks, list(rows), tracks, vectors,
-                       _unique(failures), taskset.excluded + _unique(excluded), seconds)
+    vectors = (
+        {name: np.stack([x.mean(axis=0) for x in inputs((name,), 0)]) for name in resolved_by_name} if complete else {}
+    )
+    result = Benchmark(
+        scores,
+        summarise(scores),
+        ranking,
+        taskset.tasks,
+        list(rows),
+        tracks,
+        vectors,
+        _unique(failures),
+        taskset.excluded + _unique(excluded),
+        seconds,
+    )
     seconds["total"] = time.perf_counter() - started
     tasks_given = tasks if isinstance(tasks, dict) else str(tasks)
-    command = command or (f"# Python\nbenchmark({list(models)!r}, {tasks_given!r}, {str(out_dir)!r}, seeds={seeds}, "
-                          f"k={tuple(k)!r}, epochs={epochs})")
+    command = command or (
+        f"# Python\nbenchmark({list(models)!r}, {tasks_given!r}, {str(out_dir)!r}, seeds={seeds}, "
+        f"k={tuple(k)!r}, epochs={epochs})"
+    )
     write_report(result, out_dir, command=command, task_labels=task_labels)
     return result
 
@@ -223,7 +256,7 @@ def resolve_models(specs, seeds, work):
     A ``stack:A+B`` part is a row name given beside it (``x=...``) or a model spec of its own.
     """
     plain = [s for s in specs if not s.rpartition("=")[2].startswith(STACK)]
-    stacks = {s: s.rpartition("=")[2][len(STACK):].split("+") for s in specs if s not in plain}
+    stacks = {s: s.rpartition("=")[2][len(STACK) :].split("+") for s in specs if s not in plain}
     models, failures = {}, []
     for spec in dict.fromkeys(plain + [p for parts in stacks.values() for p in parts]):
         if spec in plain or not any(m.name == spec for m in models.values()):

@@ -25,6 +25,7 @@ A tasks file (YAML; relative paths are relative to it)::
 Every task is scored on the tracks that have its label. Splits are seeded: seed ``s`` of a
 benchmark is split ``s`` of every task.
 """
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +97,14 @@ class Task:
         if self.bins:
             edges = sorted(self.bins.items(), key=lambda item: item[1])
             numbers = pd.to_numeric(values, errors="coerce")
-            values = numbers.map(lambda y: next((name for name, upper in edges if y < upper), None)
-                                 if not np.isnan(y) else None)
+            values = numbers.map(
+                lambda y: next((name for name, upper in edges if y < upper), None) if not np.isnan(y) else None
+            )
         values = values.map(lambda v: [str(x) for x in v] if _is_list(v) else (str(v) if _known(v) else None))
         if self.kind == "similarity" and values.map(_is_list).any():
-            raise TaskError(f"{self.label!r} is a list column: similarity needs one label per track "
-                            f"(e.g. {self.label}[0])")
+            raise TaskError(
+                f"{self.label!r} is a list column: similarity needs one label per track (e.g. {self.label}[0])"
+            )
         return self._frequent(_keep(values, values.map(_known)))
 
     def _frequent(self, values):
@@ -139,8 +142,10 @@ class Task:
             train, test = next(ShuffleSplit(1, test_size=self.test_size, random_state=seed).split(known))
         train, test = known[train], known[test]
         seen = {x for v in labels.iloc[train] for x in (v if _is_list(v) else [v])}
-        test = np.array([i for i in test if (set(labels.iloc[i]) if _is_list(labels.iloc[i]) else {labels.iloc[i]})
-                         <= seen], dtype=int)
+        test = np.array(
+            [i for i in test if (set(labels.iloc[i]) if _is_list(labels.iloc[i]) else {labels.iloc[i]}) <= seen],
+            dtype=int,
+        )
         if len(test) == 0:
             raise TaskError(f"split {seed} leaves no test track with a class seen in training")
         return train, test

@@ -8,6 +8,7 @@ parameters (each argument's destination is the parameter's name; ``-o OUT`` give
 Naming the call as a string keeps the command line light: a builder's module (music21, MIDI
 rendering) is imported only when it runs.
 """
+
 import importlib
 import os
 from dataclasses import dataclass
@@ -38,54 +39,78 @@ RENDER_ARGUMENTS = (
     argument("--seconds", type=float, default=30.0, help="excerpt length in seconds (default 30)"),
     argument("--seed", type=int, default=0, help="seed of the track order and excerpt starts (default 0)"),
     argument("--workers", type=int, default=os.cpu_count(), help="render processes (default: one per CPU)"),
-    argument("--timeout", type=float, default=120.0,
-             help="seconds one track may take to parse and render before it is excluded (default 120)"),
+    argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds one track may take to parse and render before it is excluded (default 120)",
+    ),
 )
 
 SOURCES = {
     "music21": Source(
-        "music21_corpus:build_music21", help="the embedded default: the music21 corpus rendered to audio",
+        "music21_corpus:build_music21",
+        help="the embedded default: the music21 corpus rendered to audio",
         description="Render the scores of the music21 package's corpus (~13,000 tunes and pieces) to 16 kHz "
-                    "audio excerpts with pretty_midi's General MIDI soundfont. Artists are composers, releases "
-                    "works or tune books, labels corpus collections, years from the composers' dates.",
-        arguments=RENDER_ARGUMENTS),
+        "audio excerpts with pretty_midi's General MIDI soundfont. Artists are composers, releases "
+        "works or tune books, labels corpus collections, years from the composers' dates.",
+        arguments=RENDER_ARGUMENTS,
+    ),
     "asap": Source(
-        "asap:build_asap", help="ASAP piano performances (MIDI) rendered to audio",
+        "asap:build_asap",
+        help="ASAP piano performances (MIDI) rendered to audio",
         description="Render ASAP's human piano performances to audio excerpts. Artists are the composer and "
-                    "the performer, releases the work, playlists the MAESTRO recital the piece was played in.",
+        "the performer, releases the work, playlists the MAESTRO recital the piece was played in.",
         arguments=(
             argument("asap_dir", metavar="PATH", help="the ASAP folder (with metadata.csv)"),
-            argument("--composers", metavar="TSV",
-                     help="composer dates (GiantMIDI-Piano's composers_manually_checked.tsv); default: built in"),
-            *RENDER_ARGUMENTS)),
+            argument(
+                "--composers",
+                metavar="TSV",
+                help="composer dates (GiantMIDI-Piano's composers_manually_checked.tsv); default: built in",
+            ),
+            *RENDER_ARGUMENTS,
+        ),
+    ),
     "folder": Source(
-        "folder:build_folder", help="your audio files, described by their tags and/or a table",
+        "folder:build_folder",
+        help="your audio files, described by their tags and/or a table",
         description="Catalogue the audio files of a folder (searched recursively). Embedded tags (ID3, Vorbis "
-                    "comments, MP4) give artists, releases (album), year (date), tags (genre---NAME) and "
-                    "title. The metadata CSV has a 'path' (or 'file') column, relative to PATH, and any of "
-                    "track_id, title, year and artists, releases, labels, playlists, tags (several values "
-                    "separated by '|'); its columns win over the tags, and with it only the files it lists "
-                    "are kept. Durations are read from the audio; unreadable files are excluded with the reason.",
+        "comments, MP4) give artists, releases (album), year (date), tags (genre---NAME) and "
+        "title. The metadata CSV has a 'path' (or 'file') column, relative to PATH, and any of "
+        "track_id, title, year and artists, releases, labels, playlists, tags (several values "
+        "separated by '|'); its columns win over the tags, and with it only the files it lists "
+        "are kept. Durations are read from the audio; unreadable files are excluded with the reason.",
         arguments=(
             argument("folder", metavar="PATH", help="the audio folder"),
             argument("--metadata", metavar="CSV", help="the metadata table (default: none, every audio file)"),
-            argument("--no-tags", dest="tags", action="store_false", help="ignore the files' embedded tags"))),
+            argument("--no-tags", dest="tags", action="store_false", help="ignore the files' embedded tags"),
+        ),
+    ),
     "jamendo": Source(
-        "jamendo:build_jamendo", help="MTG-Jamendo TSV files and their audio",
+        "jamendo:build_jamendo",
+        help="MTG-Jamendo TSV files and their audio",
         description="Catalogue MTG-Jamendo tracks from its TSV files (TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION "
-                    "TAGS...); a track in several TSVs gets the union of its tags.",
+        "TAGS...); a track in several TSVs gets the union of its tags.",
         arguments=(
             argument("tsvs", nargs="+", metavar="TSV", help="MTG-Jamendo TSV files"),
             argument("--audio-root", required=True, metavar="PATH", help="the folder the TSV's PATH is relative to"),
-            argument("--allow-missing-audio", action="store_true",
-                     help="keep tracks whose audio is absent (metadata-only work) instead of excluding them"))),
+            argument(
+                "--allow-missing-audio",
+                action="store_true",
+                help="keep tracks whose audio is absent (metadata-only work) instead of excluding them",
+            ),
+        ),
+    ),
     "discogs": Source(
-        "discogs:build_discogs", help="your audio matched to Discogs releases, metadata from the XML dumps",
+        "discogs:build_discogs",
+        help="your audio matched to Discogs releases, metadata from the XML dumps",
         description="Catalogue audio matched to Discogs releases. The match CSV has columns path (relative to the "
-                    "CSV's folder), release_id and optionally track_position and track_id. Metadata is pooled "
-                    "over all releases of the matched release's master, streamed from "
-                    "DUMP_DIR/discogs_*_releases.xml[.gz] (and _masters).",
+        "CSV's folder), release_id and optionally track_position and track_id. Metadata is pooled "
+        "over all releases of the matched release's master, streamed from "
+        "DUMP_DIR/discogs_*_releases.xml[.gz] (and _masters).",
         arguments=(
             argument("dump_dir", metavar="DUMP_DIR", help="folder of Discogs monthly dumps"),
-            argument("--match", required=True, metavar="CSV", help="the audio-to-release table"))),
+            argument("--match", required=True, metavar="CSV", help="the audio-to-release table"),
+        ),
+    ),
 }

@@ -11,6 +11,7 @@ Reads ASAP's ``metadata.csv``; one track per performance (``midi_performance``).
   GiantMIDI-Piano style TSV) or else the package's own table.
 - tags: the General MIDI ``instrument---NAME`` heard (piano).
 """
+
 import re
 from pathlib import Path
 
@@ -21,16 +22,29 @@ from musiczoo.train.catalogues.render import render_all, render_midi_file, seede
 from musiczoo.train.catalogues.schema import AUDIO_DIR, write_build
 
 ASAP_COMPOSERS = {
-    "Bach": "Johann Sebastian Bach", "Balakirev": "Mily Balakirev", "Beethoven": "Ludwig van Beethoven",
-    "Brahms": "Johannes Brahms", "Chopin": "Frédéric Chopin", "Debussy": "Claude Debussy",
-    "Glinka": "Mikhail Glinka", "Haydn": "Joseph Haydn", "Liszt": "Franz Liszt", "Mozart": "Wolfgang Amadeus Mozart",
-    "Prokofiev": "Sergey Prokofiev", "Rachmaninoff": "Sergei Rachmaninoff", "Ravel": "Maurice Ravel",
-    "Schubert": "Franz Schubert", "Schumann": "Robert Schumann", "Scriabin": "Aleksandr Scriabin",
+    "Bach": "Johann Sebastian Bach",
+    "Balakirev": "Mily Balakirev",
+    "Beethoven": "Ludwig van Beethoven",
+    "Brahms": "Johannes Brahms",
+    "Chopin": "Frédéric Chopin",
+    "Debussy": "Claude Debussy",
+    "Glinka": "Mikhail Glinka",
+    "Haydn": "Joseph Haydn",
+    "Liszt": "Franz Liszt",
+    "Mozart": "Wolfgang Amadeus Mozart",
+    "Prokofiev": "Sergey Prokofiev",
+    "Rachmaninoff": "Sergei Rachmaninoff",
+    "Ravel": "Maurice Ravel",
+    "Schubert": "Franz Schubert",
+    "Schumann": "Robert Schumann",
+    "Scriabin": "Aleksandr Scriabin",
 }
 # {maestro}/YEAR/CAPTURE--RECORDING[piece index].midi: a MIDI capture file can hold several
 # recitals, a recording one recital; the piece index (_NN_TrackNN_wav, _NN_WAV, _wav--N) is dropped.
-MAESTRO_FILE = re.compile(r"\{maestro\}/(\d{4})/(.+?)--(.+?)"
-                          r"(?:_\d+_Track\d+_wav|_\d+_WAV|_wav--\d+|_Track\d+_wav)?\.midi$")
+MAESTRO_FILE = re.compile(
+    r"\{maestro\}/(\d{4})/(.+?)--(.+?)"
+    r"(?:_\d+_Track\d+_wav|_\d+_WAV|_wav--\d+|_Track\d+_wav)?\.midi$"
+)
 PERFORMER = re.compile(r"(.+?)_?\d")
 
 
@@ -51,12 +65,18 @@ def _row(entry, dates, wav_path, result):
     composer = ASAP_COMPOSERS.get(entry.composer, entry.composer)
     known = find_composer(composer, dates)
     recital = maestro_recital(entry.maestro_midi_performance)
-    return {"track_id": entry.track_id, "path": str(wav_path.resolve()), "duration": result["duration"],
-            "artists": [composer, performer(Path(entry.midi_performance).stem)],
-            "releases": [f"asap/{entry.folder}"], "playlists": [recital] if recital else [],
-            "tags": [f"instrument---{name}" for name in result["instruments"]],
-            "year": work_year(*known[1:]) if known else None, "title": entry.title.replace("_", " "),
-            "source": entry.midi_performance}
+    return {
+        "track_id": entry.track_id,
+        "path": str(wav_path.resolve()),
+        "duration": result["duration"],
+        "artists": [composer, performer(Path(entry.midi_performance).stem)],
+        "releases": [f"asap/{entry.folder}"],
+        "playlists": [recital] if recital else [],
+        "tags": [f"instrument---{name}" for name in result["instruments"]],
+        "year": work_year(*known[1:]) if known else None,
+        "title": entry.title.replace("_", " "),
+        "source": entry.midi_performance,
+    }
 
 
 def build_asap(asap_dir, out_dir, composers=None, limit=None, seconds=30.0, seed=0, workers=1, timeout=120.0):

@@ -1,4 +1,5 @@
 """Facts about the user's own audio files that catalogue builders need: duration and embedded tags."""
+
 import re
 from pathlib import Path
 
@@ -60,9 +61,16 @@ def audio_tags(path):
     if file is None or file.tags is None:
         return {}
     tags = file.tags
-    years = [int(match.group(1)) for text in _values(tags, "date") + _values(tags, "year")
-             if (match := LEADING_YEAR.match(text))]
-    fields = {"artists": _values(tags, "artist"), "releases": _values(tags, "album"),
-              "tags": [f"genre---{genre}" for genre in _values(tags, "genre")],
-              "year": years[0] if years else None, "title": next(iter(_values(tags, "title")), None)}
+    years = [
+        int(match.group(1))
+        for text in _values(tags, "date") + _values(tags, "year")
+        if (match := LEADING_YEAR.match(text))
+    ]
+    fields = {
+        "artists": _values(tags, "artist"),
+        "releases": _values(tags, "album"),
+        "tags": [f"genre---{genre}" for genre in _values(tags, "genre")],
+        "year": years[0] if years else None,
+        "title": next(iter(_values(tags, "title")), None),
+    }
     return {name: value for name, value in fields.items() if value}

@@ -8,6 +8,7 @@ GiantMIDI-Piano's ``composers_manually_checked.tsv`` agree with it (checked by t
 Work year rule (:func:`work_year`): a work whose date is unknown is placed at the middle of the
 composer's active life, taken as from age 20 to death: Bach (1685-1750) -> (1705 + 1750) // 2 = 1727.
 """
+
 import csv
 import unicodedata
 
@@ -62,8 +63,11 @@ def read_composer_tsv(path):
     ``{name: (birth, death)}``, keeping only rows with both years known."""
     with open(path, encoding="utf-8-sig", newline="") as file:
         rows = csv.DictReader(file, delimiter="\t")
-        return {row["composer_name"]: (int(row["birth"]), int(row["death"])) for row in rows
-                if row["birth"].isdigit() and row["death"].isdigit()}
+        return {
+            row["composer_name"]: (int(row["birth"]), int(row["death"]))
+            for row in rows
+            if row["birth"].isdigit() and row["death"].isdigit()
+        }
 
 
 def find_composer(name, dates=None):

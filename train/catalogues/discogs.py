@@ -23,6 +23,7 @@ release has a master (its other versions can be anywhere in the file).
 Excluded: rows whose audio is missing or unusable, whose release is not in the dump, or whose
 ``track_position`` is not on the release; repeated track ids.
 """
+
 import gzip
 from pathlib import Path
 from xml.etree.ElementTree import iterparse
@@ -46,7 +47,7 @@ def latest_dump(dump_dir, kind, required=True):
 
 def iter_elements(path, tag):
     """Stream the ``tag`` elements of a (gzipped) dump; each is cleared once the caller has it."""
-    with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as file:
+    with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as file:
         events = iterparse(file, events=("start", "end"))
         _, root = next(events)
         for event, element in events:
@@ -67,23 +68,31 @@ def release_record(element, with_tracks):
     """The fields of a ``<release>`` that the catalogue pools (and its tracklist if ``with_tracks``)."""
     master = element.find("master_id")
     record = {
-        "id": element.get("id"), "master": master.text if master is not None else None,
-        "title": element.findtext("title"), "artists": _artists(element),
+        "id": element.get("id"),
+        "master": master.text if master is not None else None,
+        "title": element.findtext("title"),
+        "artists": _artists(element),
         "labels": [label.get("name") for label in element.findall("labels/label")],
         "genres": [g.text for g in element.findall("genres/genre")],
-        "styles": [s.text for s in element.findall("styles/style")], "year": _year(element.findtext("released")),
+        "styles": [s.text for s in element.findall("styles/style")],
+        "year": _year(element.findtext("released")),
     }
     if with_tracks:
-        record["tracks"] = {track.findtext("position", "").strip(): (track.findtext("title"), _artists(track))
-                            for track in element.findall("tracklist/track")}
+        record["tracks"] = {
+            track.findtext("position", "").strip(): (track.findtext("title"), _artists(track))
+            for track in element.findall("tracklist/track")
+        }
     return record
 
 
 def read_releases(dump, release_ids):
     """Records of the releases ``release_ids`` (with tracklists) and of every other release of
     their masters, in at most two passes over the dump."""
-    matched = {element.get("id"): release_record(element, True)
-               for element in iter_elements(dump, "release") if element.get("id") in release_ids}
+    matched = {
+        element.get("id"): release_record(element, True)
+        for element in iter_elements(dump, "release")
+        if element.get("id") in release_ids
+    }
     masters = {record["master"] for record in matched.values() if record["master"]}
     pooled = {}
     if masters:
@@ -96,9 +105,15 @@ def read_releases(dump, release_ids):
 
 def read_masters(dump, master_ids):
     """``{master id: (year, genres, styles)}`` for ``master_ids``."""
-    return {element.get("id"): (_year(element.findtext("year")), [g.text for g in element.findall("genres/genre")],
-                                [s.text for s in element.findall("styles/style")])
-            for element in iter_elements(dump, "master") if element.get("id") in master_ids}
+    return {
+        element.get("id"): (
+            _year(element.findtext("year")),
+            [g.text for g in element.findall("genres/genre")],
+            [s.text for s in element.findall("styles/style")],
+        )
+        for element in iter_elements(dump, "master")
+        if element.get("id") in master_ids
+    }
 
 
 def pooled_metadata(record, position, versions, master):
@@ -114,7 +129,9 @@ def pooled_metadata(record, position, versions, master):
     return {
         "artists": list(dict.fromkeys(name for artist_id, name in artists if artist_id != VARIOUS_ARTISTS)),
         "releases": [f"discogs/release/{version['id']}" for version in pool],
-        "labels": list(dict.fromkeys(l for version in pool for l in version["labels"] if not l.startswith(NO_LABEL))),
+        "labels": list(
+            dict.fromkeys(label for version in pool for label in version["labels"] if not label.startswith(NO_LABEL))
+        ),
         "year": master_year or (min(years) if years else None),
         "tags": list(dict.fromkeys([f"genre---{g}" for g in genres] + [f"style---{s}" for s in styles])),
         "title": title,
@@ -161,9 +178,17 @@ def build_discogs(dump_dir, out_dir, match):
             excluded.append((entry.track_id, entry.path, reason))
             continue
         others = [v for v in versions.get(record["master"], []) if v["id"] != record["id"]] if record["master"] else []
-        rows.append({"track_id": entry.track_id, "path": entry.path, "duration": duration,
-                     "source": f"discogs release {entry.release_id}" + (f" track {position}" if position else "")}
-                    | pooled_metadata(record, position, others, masters.get(record["master"])))
-    excluded += [(entry.track_id, entry.path, "repeated track id")
-                 for entry in table[table.track_id.duplicated()].itertuples(index=False)]
+        rows.append(
+            {
+                "track_id": entry.track_id,
+                "path": entry.path,
+                "duration": duration,
+                "source": f"discogs release {entry.release_id}" + (f" track {position}" if position else ""),
+            }
+            | pooled_metadata(record, position, others, masters.get(record["master"]))
+        )
+    excluded += [
+        (entry.track_id, entry.path, "repeated track id")
+        for entry in table[table.track_id.duplicated()].itertuples(index=False)
+    ]
     return write_build(out_dir, rows, excluded)

@@ -15,6 +15,7 @@ not an integer is left unknown.
 Excluded: rows whose file is missing or unusable (the reason from decoding), repeated track ids,
 and, with a table, audio files of the folder that it does not list.
 """
+
 from pathlib import Path
 
 import pandas as pd
@@ -47,8 +48,9 @@ def _read_table(folder, metadata):
     if column not in table.columns:
         raise ValueError(f"{metadata}: needs a 'path' or 'file' column (has {list(table.columns)})")
     given = [name for name in TABLE_COLUMNS if name in table.columns]
-    return [(folder / row[column], {name: _parse(name, row[name]) for name in given})
-            for row in table.to_dict("records")]
+    return [
+        (folder / row[column], {name: _parse(name, row[name]) for name in given}) for row in table.to_dict("records")
+    ]
 
 
 def build_folder(folder, out_dir, metadata=None, tags=True):
@@ -70,9 +72,13 @@ def build_folder(folder, out_dir, metadata=None, tags=True):
         if reason:
             excluded.append((track_id, path, reason))
         else:
-            rows.append({"track_id": track_id, "path": path, "duration": duration}
-                        | (audio_tags(path) if tags else {}) | values)
+            rows.append(
+                {"track_id": track_id, "path": path, "duration": duration} | (audio_tags(path) if tags else {}) | values
+            )
     listed = {row[1] for row in excluded} | {row["path"] for row in rows}
-    excluded += [(None, str(path.resolve()), "not in the metadata table")
-                 for path in find_audio([folder]) if str(path.resolve()) not in listed]
+    excluded += [
+        (None, str(path.resolve()), "not in the metadata table")
+        for path in find_audio([folder])
+        if str(path.resolve()) not in listed
+    ]
     return write_build(out_dir, rows, excluded)

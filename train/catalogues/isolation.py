@@ -1,5 +1,6 @@
 """Run calls in worker processes with a per-call timeout: a call that hangs or crashes its process
 costs that call only (the worker is killed and replaced), never the batch."""
+
 import multiprocessing
 import time
 from multiprocessing.connection import wait
@@ -68,8 +69,10 @@ def run_isolated(function, jobs, workers=1, timeout=60.0):
                 worker = idle.pop() if idle else _Worker(context, function)
                 worker.submit(*pending.pop(), timeout)
                 busy.append(worker)
-            ready = wait([worker.connection for worker in busy],
-                         timeout=max(0.0, min(worker.deadline for worker in busy) - time.monotonic()))
+            ready = wait(
+                [worker.connection for worker in busy],
+                timeout=max(0.0, min(worker.deadline for worker in busy) - time.monotonic()),
+            )
             for worker in list(busy):
                 if worker.connection in ready:
                     try:

@@ -7,6 +7,7 @@ is the TSV's. The audio is ``audio_root/PATH``, or the low-quality download's ``
 it. A track whose audio is in neither place is excluded ("audio missing"), or kept with the
 expected path when ``allow_missing_audio`` (metadata-only work).
 """
+
 import csv
 import os
 from pathlib import Path
@@ -24,8 +25,10 @@ def read_jamendo_tsv(path):
         lines = csv.reader(file, delimiter="\t")
         header = next(lines, ())
         if tuple(header[:5]) != HEADER:
-            raise ValueError(f"{path} is not an MTG-Jamendo TSV: its header should start with {' '.join(HEADER)} "
-                             f"(found {' '.join(header[:5])})")
+            raise ValueError(
+                f"{path} is not an MTG-Jamendo TSV: its header should start with {' '.join(HEADER)} "
+                f"(found {' '.join(header[:5])})"
+            )
         for fields in filter(None, lines):
             yield fields[0], fields[1], fields[2], fields[3], float(fields[4]), fields[5:]
 
@@ -48,8 +51,15 @@ def build_jamendo(tsvs, out_dir, audio_root, allow_missing_audio=False):
         name = Path(tsv).name
         for track, artist, album, relative, duration, tags in read_jamendo_tsv(tsv):
             if track not in tracks:
-                tracks[track] = {"track_id": f"jamendo/{track}", "path": relative, "duration": duration,
-                                 "artists": [artist], "releases": [album], "tags": [], "source": f"{name}:{track}"}
+                tracks[track] = {
+                    "track_id": f"jamendo/{track}",
+                    "path": relative,
+                    "duration": duration,
+                    "artists": [artist],
+                    "releases": [album],
+                    "tags": [],
+                    "source": f"{name}:{track}",
+                }
             tracks[track]["tags"] = list(dict.fromkeys(tracks[track]["tags"] + tags))
     rows, excluded = [], []
     for row in tracks.values():

@@ -16,6 +16,7 @@ Metadata:
 - tags: ``format---abc|humdrum|musicxml``, ``genre---folk`` for traditional collections, and the
   General MIDI ``instrument---NAME`` of each part heard.
 """
+
 import collections
 import copy
 import io
@@ -31,14 +32,29 @@ from musiczoo.train.catalogues.render import render_all, render_excerpt, seeded_
 from musiczoo.train.catalogues.schema import AUDIO_DIR, write_build
 
 FOLDER_COMPOSERS = {
-    "bach": "Johann Sebastian Bach", "beach": "Amy Beach", "beethoven": "Ludwig van Beethoven",
-    "chopin": "Frédéric Chopin", "ciconia": "Johannes Ciconia", "corelli": "Arcangelo Corelli",
-    "cpebach": "Carl Philipp Emanuel Bach", "handel": "George Frideric Handel", "haydn": "Joseph Haydn",
-    "johnson_j_r": "J. Rosamond Johnson", "joplin": "Scott Joplin", "josquin": "Josquin des Prez",
-    "liliuokalani": "Liliuokalani", "monteverdi": "Claudio Monteverdi", "mozart": "Wolfgang Amadeus Mozart",
-    "palestrina": "Giovanni Pierluigi da Palestrina", "schoenberg": "Arnold Schoenberg",
-    "schubert": "Franz Schubert", "schumann_clara": "Clara Schumann", "schumann_robert": "Robert Schumann",
-    "verdi": "Giuseppe Verdi", "weber": "Carl Maria von Weber", "webern": "Anton Webern",
+    "bach": "Johann Sebastian Bach",
+    "beach": "Amy Beach",
+    "beethoven": "Ludwig van Beethoven",
+    "chopin": "Frédéric Chopin",
+    "ciconia": "Johannes Ciconia",
+    "corelli": "Arcangelo Corelli",
+    "cpebach": "Carl Philipp Emanuel Bach",
+    "handel": "George Frideric Handel",
+    "haydn": "Joseph Haydn",
+    "johnson_j_r": "J. Rosamond Johnson",
+    "joplin": "Scott Joplin",
+    "josquin": "Josquin des Prez",
+    "liliuokalani": "Liliuokalani",
+    "monteverdi": "Claudio Monteverdi",
+    "mozart": "Wolfgang Amadeus Mozart",
+    "palestrina": "Giovanni Pierluigi da Palestrina",
+    "schoenberg": "Arnold Schoenberg",
+    "schubert": "Franz Schubert",
+    "schumann_clara": "Clara Schumann",
+    "schumann_robert": "Robert Schumann",
+    "verdi": "Giuseppe Verdi",
+    "weber": "Carl Maria von Weber",
+    "webern": "Anton Webern",
 }
 TRADITIONAL = {"airdsAirs", "essenFolksong", "miscFolk", "nottingham-dataset", "oneills1850", "ryansMammoth"}
 # Publication years: Ryan's Mammoth Collection (Boston, 1883); O'Neill's Music of Ireland (Chicago,
@@ -68,8 +84,9 @@ def corpus_scores():
         kept[work] = relative.as_posix()
         tunes = ABC_TUNE.findall((CORPUS / relative).read_text("latin-1")) if relative.suffix == ".abc" else []
         if len(tunes) > 1:
-            scores += [(f"music21/{work}/{number}", relative.as_posix(), int(number))
-                       for number in dict.fromkeys(tunes)]
+            scores += [
+                (f"music21/{work}/{number}", relative.as_posix(), int(number)) for number in dict.fromkeys(tunes)
+            ]
         else:
             scores.append((f"music21/{work}", relative.as_posix(), None))
     return scores, excluded
@@ -124,10 +141,18 @@ def _row(track_id, relative, number, wav_path, result):
     else:
         release = track_id
     tags = [f"format---{FORMATS[Path(relative).suffix]}"] + (["genre---folk"] if folder in TRADITIONAL else [])
-    return {"track_id": track_id, "path": str(wav_path.resolve()), "duration": result["duration"],
-            "artists": [composer] if composer else [], "releases": [release], "labels": [f"music21/{folder}"],
-            "tags": tags + [f"instrument---{name}" for name in result["instruments"]], "year": year,
-            "title": result["title"], "source": relative + (f"#{number}" if number is not None else "")}
+    return {
+        "track_id": track_id,
+        "path": str(wav_path.resolve()),
+        "duration": result["duration"],
+        "artists": [composer] if composer else [],
+        "releases": [release],
+        "labels": [f"music21/{folder}"],
+        "tags": tags + [f"instrument---{name}" for name in result["instruments"]],
+        "year": year,
+        "title": result["title"],
+        "source": relative + (f"#{number}" if number is not None else ""),
+    }
 
 
 def balanced_order(scores, seed):
@@ -153,8 +178,14 @@ def build_music21(out_dir, limit=None, seconds=30.0, seed=0, workers=1, timeout=
     scores = balanced_order(scores, seed)[:limit]
     jobs = [(track_id, (relative, number, seconds, seed, track_id)) for track_id, relative, number in scores]
     results, failures = render_all(render_score, jobs, Path(out_dir) / AUDIO_DIR, workers, timeout, "music21")
-    rows = [_row(track_id, relative, number, *results[track_id]) for track_id, relative, number in scores
-            if track_id in results]
-    excluded += [(track_id, str(CORPUS / relative), failures[track_id])
-                 for track_id, relative, _ in scores if track_id in failures]
+    rows = [
+        _row(track_id, relative, number, *results[track_id])
+        for track_id, relative, number in scores
+        if track_id in results
+    ]
+    excluded += [
+        (track_id, str(CORPUS / relative), failures[track_id])
+        for track_id, relative, _ in scores
+        if track_id in failures
+    ]
     return write_build(out_dir, rows, excluded)

@@ -9,6 +9,7 @@ notes released under a held pedal are lengthened to the pedal's release here.
 resumable: a track whose ``audio/<track_id>.json`` (written after its ``.wav``) records the same
 render arguments (source, seconds, seed) is kept as it is.
 """
+
 import hashlib
 import io
 import json
@@ -21,9 +22,11 @@ import pretty_midi
 try:
     import tinysoundfont
 except ImportError as error:  # pragma: no cover - depends on the set-up
-    raise ImportError("MIDI rendering needs tinysoundfont, installed without pyaudio (its requirement for live "
-                      "playback only, which needs PortAudio headers to build): "
-                      "pip install --no-deps tinysoundfont") from error
+    raise ImportError(
+        "MIDI rendering needs tinysoundfont, installed without pyaudio (its requirement for live "
+        "playback only, which needs PortAudio headers to build): "
+        "pip install --no-deps tinysoundfont"
+    ) from error
 
 from musiczoo.extractors.audio import SAMPLE_RATE, SILENCE
 from musiczoo.fileio import atomic_write
@@ -103,10 +106,16 @@ def synthesize(midi, start, seconds, sample_rate=SAMPLE_RATE):
             synth.program_select(channel, font, 0, instrument.program, is_drums=instrument.is_drum)
         except RuntimeError:  # a program the soundfont lacks: its first one
             synth.program_select(channel, font, 0, 0, is_drums=instrument.is_drum)
-        events += [(max(c.time, start), 0, synth.control_change, (channel, c.number, c.value))
-                   for c in instrument.control_changes if c.number != SUSTAIN and c.time < stop]
-        events += [(max(b.time, start), 0, synth.pitchbend, (channel, b.pitch + 8192))
-                   for b in instrument.pitch_bends if b.time < stop]
+        events += [
+            (max(c.time, start), 0, synth.control_change, (channel, c.number, c.value))
+            for c in instrument.control_changes
+            if c.number != SUSTAIN and c.time < stop
+        ]
+        events += [
+            (max(b.time, start), 0, synth.pitchbend, (channel, b.pitch + 8192))
+            for b in instrument.pitch_bends
+            if b.time < stop
+        ]
         for note_start, note_end, pitch, velocity in _sustained_notes(instrument, midi.get_end_time()):
             if note_start < stop and note_end > start:
                 events.append((max(note_start, start), 2, synth.noteon, (channel, pitch, velocity)))
@@ -150,8 +159,13 @@ def render_excerpt(midi, wav_path, seconds, seed, key):
     if np.abs(audio).max(initial=0.0) < SILENCE:
         raise RenderError(f"silent excerpt ({start:.1f}-{start + seconds:.1f} s of {length:.1f} s)")
     atomic_write(wav_path, wav_bytes(audio))
-    instruments = sorted({"Drums" if i.is_drum else pretty_midi.program_to_instrument_name(i.program)
-                          for i in midi.instruments if i.notes})
+    instruments = sorted(
+        {
+            "Drums" if i.is_drum else pretty_midi.program_to_instrument_name(i.program)
+            for i in midi.instruments
+            if i.notes
+        }
+    )
     return {"duration": audio.size / SAMPLE_RATE, "start": start, "length": length, "instruments": instruments}
 
 

@@ -23,6 +23,7 @@ A build writes a folder: `catalogue.parquet`, `excluded.csv` (`track_id, path, r
 input item left out and why: bad input never stops a build) and, for builders that render
 audio, `audio/`. :func:`write_build` writes both tables, atomically.
 """
+
 import math
 import os
 from pathlib import Path
@@ -41,8 +42,11 @@ AUDIO_DIR = "audio"
 LIST_COLUMNS = ("artists", "releases", "labels", "playlists", "tags")
 OPTIONAL_COLUMNS = ("title", "source")
 SCHEMA = pa.schema(
-    [pa.field("track_id", pa.string(), nullable=False), pa.field("path", pa.string(), nullable=False),
-     pa.field("duration", pa.float64())]
+    [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("duration", pa.float64()),
+    ]
     + [pa.field(name, pa.list_(pa.string())) for name in LIST_COLUMNS]
     + [pa.field("year", pa.int32())]
     + [pa.field(name, pa.string()) for name in OPTIONAL_COLUMNS]
@@ -71,13 +75,19 @@ def _is_string_list(value):
 
 
 def _is_year(value):
-    return _is_missing(value) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)) or (
-        isinstance(value, (float, np.floating)) and float(value).is_integer())
+    return (
+        _is_missing(value)
+        or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+        or (isinstance(value, (float, np.floating)) and float(value).is_integer())
+    )
 
 
 def _is_duration(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and (
-        math.isnan(value) or value >= 0)
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and (math.isnan(value) or value >= 0)
+    )
 
 
 def validate(frame):
@@ -92,13 +102,20 @@ def validate(frame):
         problems.append("track_id: every row needs a non-empty string")
     elif ids.duplicated().any():
         problems.append(f"track_id: duplicated {sorted(set(ids[ids.duplicated()]))[:5]}")
-    checks = {"path": lambda value: isinstance(value, str) and os.path.isabs(value),
-              "duration": _is_duration, "year": _is_year}
+    checks = {
+        "path": lambda value: isinstance(value, str) and os.path.isabs(value),
+        "duration": _is_duration,
+        "year": _is_year,
+    }
     checks |= {name: _is_string_list for name in LIST_COLUMNS}
-    checks |= {name: lambda value: _is_missing(value) or isinstance(value, str)
-               for name in OPTIONAL_COLUMNS if name in frame.columns}
-    expected = {"path": "an absolute path string", "duration": "seconds >= 0 or NaN",
-                "year": "an integer or null"} | {name: "a list of strings ([] when unknown)" for name in LIST_COLUMNS}
+    checks |= {
+        name: lambda value: _is_missing(value) or isinstance(value, str)
+        for name in OPTIONAL_COLUMNS
+        if name in frame.columns
+    }
+    expected = {"path": "an absolute path string", "duration": "seconds >= 0 or NaN", "year": "an integer or null"} | {
+        name: "a list of strings ([] when unknown)" for name in LIST_COLUMNS
+    }
     for name, is_valid in checks.items():
         if bad := _bad_rows(frame, name, is_valid):
             problems.append(f"{name}: expected {expected.get(name, 'a string or null')}: {bad}")
@@ -165,7 +182,7 @@ def hold_out(frame, fraction, by=None, seed=0):
     keys = frame[by].map(lambda v: v[0] if len(v) else None) if by else pd.Series(range(len(frame)), index=frame.index)
     keys = keys.where(keys.notna(), frame.track_id)
     groups = keys.unique()
-    held = set(np.random.default_rng(seed).permutation(groups)[:round(fraction * len(groups))])
+    held = set(np.random.default_rng(seed).permutation(groups)[: round(fraction * len(groups))])
     mask = keys.isin(held).to_numpy()
     return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
 
