@@ -12,7 +12,8 @@ A tasks file (YAML; relative paths are relative to it)::
         label: artist                       # a column; `artists[0]`: the first item of a list column;
                                             # a list column as is: multi-label
         group: package                      # no value of it in both train and test (optional)
-        min_count: 3                        # classes with fewer tracks are left out (default 2)
+        min_count: 3                        # classes with fewer tracks are left out (default 2;
+                                            # similarity: 1, a lone track is a distractor)
         test_size: 0.3
       artist-similarity:
         kind: similarity                    # triplets and nearest neighbour by cosine
@@ -69,13 +70,15 @@ class Task:
     label: str
     group: str = None
     bins: dict = None
-    min_count: int = 2
+    min_count: int = None  # None: 2 for classification, 1 for similarity
     test_size: float = 0.3
     triplets: int = 1000
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name}: kind must be one of {KINDS}, not {self.kind!r}")
+        if self.min_count is None:
+            self.min_count = 2 if self.kind == "classification" else 1
         for expression in filter(None, (self.label, self.group)):
             if not LABEL.match(expression):
                 raise ValueError(f"task {self.name}: {expression!r} is not a column or column[index]")
