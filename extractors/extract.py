@@ -36,16 +36,21 @@ def _relative_names(files):
     return [f.resolve().relative_to(root).with_name(f.name + ".npy") for f in files]
 
 
-def embed_file(path, graph, predict):
-    """``(duration_s, predict(audio))`` of one file; AudioError when it is unusable or shorter than a patch."""
-    audio = load_audio(path, SAMPLE_RATE)
-    duration = audio.size / SAMPLE_RATE
+def embed_audio(audio, graph, predict):
+    """``predict(audio)`` of 16 kHz audio; AudioError when it is shorter than one of ``graph``'s patches."""
     if graph.patches_for(audio.size) == 0:
         seconds = (graph.patch_size * graph.mel.hop_size) / SAMPLE_RATE
         raise AudioError(
-            f"too short: {duration:.2f} s is less than one {graph.patch_size}-frame patch (~{seconds:.2f} s)"
+            f"too short: {audio.size / SAMPLE_RATE:.2f} s is less than one {graph.patch_size}-frame patch "
+            f"(~{seconds:.2f} s)"
         )
-    return duration, predict(audio)
+    return predict(audio)
+
+
+def embed_file(path, graph, predict):
+    """``(duration_s, predict(audio))`` of one file; AudioError when it is unusable or shorter than a patch."""
+    audio = load_audio(path, SAMPLE_RATE)
+    return audio.size / SAMPLE_RATE, embed_audio(audio, graph, predict)
 
 
 def extract(model, inputs, out_dir, node=None, batch_size=64, backend="essentia", metadata=None, progress=True):

@@ -190,3 +190,24 @@ def test_random_init_takes_the_architecture_of_the_run_beside_it(tmp_path):
         {},
     )
     assert _architecture(["mel-stats", "msd-musicnn"]) == (DEFAULT_ARCHITECTURE, {})
+
+
+def test_a_built_catalogue_reads_as_a_task_catalogue(tmp_path):
+    from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
+
+    rows = [
+        {"track_id": f"t{i}", "path": str(tmp_path / f"{i}.wav"), "artists": [f"a{i % 2}"], "year": year}
+        for i, year in enumerate([1720, 1890, None])
+    ]
+    write_catalogue(catalogue_frame(rows), tmp_path / "catalogue.parquet")
+    tasks = read_tasks(
+        {
+            "catalogue": str(tmp_path / "catalogue.parquet"),
+            "tasks": {
+                "era": {"kind": "classification", "label": "year", "bins": {"old": 1800, "new": 2000}, "min_count": 1}
+            },
+        }
+    )
+    assert tasks.catalogue.path.tolist() == [str(tmp_path / f"{i}.wav") for i in range(3)]
+    assert tasks.tasks[0].labels(tasks.catalogue).tolist() == ["old", "new", None]
+    assert Task("a", "similarity", "artists[0]").labels(tasks.catalogue).tolist() == ["a0", "a1", "a0"]

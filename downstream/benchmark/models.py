@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musiczoo.extractors.extract import embed_audio
 from musiczoo.extractors.graph import Graph, predictor
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
 from musiczoo.fileio import atomic_save_npy, sha256
@@ -50,10 +51,8 @@ class GraphEmbedder:
         self._predict = None
 
     def __call__(self, audio):
-        if self.graph.patches_for(audio.size) == 0:
-            raise ValueError(f"too short for one {self.graph.patch_size}-frame patch")
         self._predict = self._predict or predictor(self.graph)
-        return np.asarray(self._predict(audio))
+        return np.asarray(embed_audio(audio, self.graph, self._predict))
 
 
 @dataclass

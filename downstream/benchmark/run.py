@@ -78,16 +78,18 @@ def embed_tracks(paths, models, cache, seconds=None, progress=True):
         key, audio = audio_key(path, seconds), None
         for model, index, embedder in slots:
             found = cache.get(embedder, key)
+            if found is None and audio is None:
+                try:
+                    audio = _crop(load_audio(path), seconds)
+                except AudioError as error:  # the file, for every model
+                    excluded.append((path, str(error)))
+                    audio = False
             if found is None and audio is not False:
                 try:
-                    audio = _crop(load_audio(path), seconds) if audio is None else audio
                     found = embedder(audio)
                     cache.put(embedder, key, found)
                     computed += 1
-                except AudioError as error:
-                    excluded.append((path, str(error)))
-                    audio = False
-                except (RuntimeError, ValueError) as error:
+                except (AudioError, RuntimeError, ValueError) as error:  # this model on this file
                     failures.append((f"{model.name} on {Path(path).name}", str(error)))
             embeddings[(model.name, index)].append(found)
     return embeddings, failures, excluded, computed

@@ -36,6 +36,7 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 
 from musiczoo.config import read_config
+from musiczoo.train.catalogues.schema import read_catalogue
 
 KINDS = ("classification", "similarity")
 KEYS = ("catalogue", "audio", "seconds", "exclude", "tasks")
@@ -99,7 +100,7 @@ class Task:
         values = self._values(catalogue, self.label)
         if self.bins:
             edges = sorted(self.bins.items(), key=lambda item: item[1])
-            numbers = pd.to_numeric(values, errors="coerce")
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)  # Int64 <NA> -> NaN
             values = numbers.map(
                 lambda y: next((name for name, upper in edges if y < upper), None) if not np.isnan(y) else None
             )
@@ -166,16 +167,12 @@ class TaskSet:
 
 
 def read_table(path):
-    """A catalogue as pandas: Parquet (list columns as lists) or CSV."""
+    """A catalogue as pandas: a ``musiczoo data build`` Parquet (:func:`read_catalogue`) or a CSV / TSV."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"catalogue not found: {path}")
     if path.suffix == ".parquet":
-        table = pd.read_parquet(path)
-        for column in table.columns:
-            if table[column].map(lambda v: isinstance(v, np.ndarray)).any():
-                table[column] = table[column].map(lambda v: list(v) if isinstance(v, np.ndarray) else v)
-        return table
+        return read_catalogue(path)
     return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
 
 
