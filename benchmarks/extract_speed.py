@@ -1,4 +1,4 @@
-"""Extraction speed: a direct Essentia call vs ``musiczoo extract`` on its two back-ends.
+"""Extraction speed: a direct Essentia call vs ``musiczoo extract`` on its three back-ends.
 
 Run from anywhere (``../shared/data`` must sit beside the repository)::
 
@@ -10,21 +10,24 @@ short), cut to ``--seconds`` and written as ``--files`` temporary wav files. Thr
 a random-init EfficientNet-B0 (``discogs_artist_embeddings-effnet``, exported on the fly), the
 reference MusiCNN graph ``genre_dortmund_musicnn_msd.pb`` and the MSD_musicnn checkpoint of the
 ``musicnn`` wheel as musiczoo imports it (``msd-musicnn``; left out, with a note, when the wheel is
-absent), each along three paths:
+absent), each converted to ONNX beside its graph (``musiczoo export MODEL --format both``), each along
+four paths:
 
   (a) essentia    MonoLoader(sampleRate=16000, resampleQuality=4) + the model's official Essentia
                   wrapper call (TensorflowPredictEffnetDiscogs / TensorflowPredictMusiCNN), the
                   algorithm constructed once per run and looped over the files;
   (b) extract-ess ``musiczoo.extractors.extract.extract(..., backend="essentia")``;
-  (c) extract-tf  the same with ``backend="tensorflow"``.
+  (c) extract-tf  the same with ``backend="tensorflow"``;
+  (d) extract-onnx the same with ``backend="onnx"`` (onnxruntime; without the ``onnx`` extra, the row
+                  says how to install it).
 
-Each time is end to end over all files: decoding, inference and, for (b) and (c), writing the
+Each time is end to end over all files: decoding, inference and, for (b) to (d), writing the
 ``.npy`` files and the summary. ``extract()`` loads its model on every call, so for consistency
 every timed run of every path includes exactly one model construction; the process-wide one-offs
 (TensorFlow start-up, first graph load, kernel/trace caches, file cache) go into one untimed
-warm-up run per path. The timed runs of a model's three paths are interleaved, so that load
+warm-up run per path. The timed runs of a model's paths are interleaved, so that load
 from other processes on a shared machine falls on every path alike. The table gives the best and
-median of ``--repeats`` runs, x real time and the ratio to (a) (both from the best), and the total
+median of ``--repeats`` runs, files/s, x real time and the ratio to (a) (from the best), and the total
 patch count (a path that embeds a different count than (a), or fails files, is flagged and left
 out of the targets). The targets, (b) within 10% of (a) and (c) no slower than
 (a), are judged on the best times. The script exits 0 whatever the result.
@@ -63,7 +66,7 @@ def make_audio(seconds, n_files, folder):
 
 
 def paths(graph, metadata, wrapper, output, out_dir):
-    """The three paths for one model: name -> ``run(files) -> (patches, failed files)``."""
+    """The four paths for one model: name -> ``run(files) -> (patches, failed files)``."""
     from musiczoo.extractors.extract import extract
 
     es = essentia_standard()
@@ -76,8 +79,10 @@ def paths(graph, metadata, wrapper, output, out_dir):
         return patches, 0
 
     def via_extract(backend):
-        def run(files):
-            summary = extract(str(graph), files, out_dir / backend, backend=backend, metadata=metadata, progress=False)
+        def run(files):  # a fresh folder each run: extract() skips the files a folder already holds
+            (out_dir / backend).mkdir(parents=True, exist_ok=True)
+            out = tempfile.mkdtemp(dir=out_dir / backend)
+            summary = extract(str(graph), files, out, backend=backend, metadata=metadata, progress=False)
             return int(summary.patches.sum()), int((summary.status != "ok").sum())
 
         return run
@@ -86,7 +91,20 @@ def paths(graph, metadata, wrapper, output, out_dir):
         "(a) essentia": direct,
         "(b) extract-ess": via_extract("essentia"),
         "(c) extract-tf": via_extract("tensorflow"),
+        "(d) extract-onnx": via_extract("onnx"),
     }
+
+
+def with_onnx(graph, out_dir=None):
+    """``graph`` with its ONNX conversion beside it (in ``out_dir``: a copy); as is when the conversion cannot run."""
+    from musiczoo.zoo.export import export_graph
+
+    try:
+        export_graph(graph, out_dir, format="both")
+    except ImportError as error:  # no onnx extra: path (d) fails with the same message
+        print(f"no ONNX conversion of {Path(graph).name}: {error}", file=sys.stderr)
+        return graph
+    return Path(out_dir or Path(graph).parent) / Path(graph).name
 
 
 def measure(runs, files, repeats):
@@ -118,8 +136,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] + " Times, on the same real audio, a random-init "
         "EfficientNet-B0, the reference MusiCNN and the imported msd-musicnn along (a) MonoLoader + "
-        "Essentia's wrapper, (b) extract(backend='essentia') and (c) extract(backend='tensorflow'), end to end with "
-        "decoding, after one warm-up run per path; prints a table and the speed targets.",
+        "Essentia's wrapper, (b) extract(backend='essentia'), (c) extract(backend='tensorflow') and (d) "
+        "extract(backend='onnx'), end to end with decoding, after one warm-up run per path; prints a table "
+        "(files/s, x real time) and the speed targets.",
         epilog="Targets: (b) within 10% of (a); (c) no slower than (a). Always exits 0.",
     )
     parser.add_argument("--seconds", type=float, default=300.0, help="total audio in seconds (default 300)")
@@ -145,18 +164,18 @@ def main(argv=None):
         models = [  # label, graph, metadata (None: beside the .pb, or known official), wrapper, output node
             (
                 "EfficientNet-B0",
-                export_random_init(EFFNET, tmp, register=False),
+                with_onnx(export_random_init(EFFNET, tmp, register=False)),
                 None,
                 "TensorflowPredictEffnetDiscogs",
                 "PartitionedCall:1",
             ),
-            ("MusiCNN", MUSICNN_GRAPH, None, "TensorflowPredictMusiCNN", "model/dense/BiasAdd"),
+            ("MusiCNN", with_onnx(MUSICNN_GRAPH, tmp), None, "TensorflowPredictMusiCNN", "model/dense/BiasAdd"),
         ]
         try:
             models.append(
                 (
                     "msd-musicnn",
-                    import_model("msd-musicnn", tmp, register=False),
+                    with_onnx(import_model("msd-musicnn", tmp, register=False)),
                     None,
                     "TensorflowPredictMusiCNN",
                     "model/dense/BiasAdd",
@@ -171,7 +190,7 @@ def main(argv=None):
 
     print(f"\n{args.seconds:g} s of audio in {args.files} files; best and median of {args.repeats} timed run(s)\n")
     print(
-        f"{'model':16s} {'path':16s} {'best s':>8s} {'median s':>9s} {'x real time':>12s} "
+        f"{'model':16s} {'path':16s} {'best s':>8s} {'median s':>9s} {'files/s':>8s} {'x real time':>12s} "
         f"{'ratio to (a)':>13s} {'patches':>8s}"
     )
     ratios = {}  # (model, path) -> best / best of (a), for valid runs only
@@ -187,8 +206,8 @@ def main(argv=None):
         if isinstance(a, tuple) and not problems:
             ratios[label, path[:3]] = ratio
         print(
-            f"{label:16s} {path:16s} {fastest:8.2f} {median:9.2f} {args.seconds / fastest:12.1f} "
-            f"{ratio:13.3f} {patches:8d}  {'; '.join(problems)}".rstrip()
+            f"{label:16s} {path:16s} {fastest:8.2f} {median:9.2f} {args.files / fastest:8.2f} "
+            f"{args.seconds / fastest:12.1f} {ratio:13.3f} {patches:8d}  {'; '.join(problems)}".rstrip()
         )
 
     print("\ntargets (on the best times):")

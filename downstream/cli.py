@@ -151,7 +151,13 @@ def _predict(args):
     from musiczoo.fileio import atomic_write
 
     predictions, summary = predict_files(
-        args.head, args.inputs, args.embedding_model, args.patches, args.embeddings_dir, args.batch_size
+        args.head,
+        args.inputs,
+        args.embedding_model,
+        args.patches,
+        args.embeddings_dir,
+        args.batch_size,
+        backend=args.backend,
     )
     classes = predictions.columns[2:]
     for row in predictions[predictions.patch == TRACK_ROW].itertuples(index=False):
@@ -241,6 +247,8 @@ def _add_classifier_options(parser, finetune=False):
 
 def add_commands(commands):
     """Add ``downstream`` and ``predict`` to the `musiczoo` parser's commands."""
+    from musiczoo.cli import add_backend_option, positive_int
+
     downstream = commands.add_parser(
         "downstream",
         help="shallow classifiers on frozen embeddings: fit, evaluate, stack, export",
@@ -320,6 +328,7 @@ def add_commands(commands):
         help="registry name or .pb of the embedding model (default: the head JSON's)",
     )
     predict.add_argument("--embeddings-dir", metavar="DIR", help="keep the embeddings (and summary.csv) there")
-    predict.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
+    predict.add_argument("--batch-size", type=positive_int, default=64, help="patches per inference batch (default 64)")
     predict.add_argument("--top", type=int, default=3, help="classes printed per file (default 3)")
+    add_backend_option(predict, "the embedding model")
     predict.set_defaults(run=_predict)

@@ -2,20 +2,19 @@
 
 The graph takes embeddings ``model/Placeholder`` ``(batch, dim)`` and gives ``model/Sigmoid``
 or ``model/Softmax`` (the activations) and ``model/dense/BiasAdd`` (the hidden layer before
-its ReLU, as in Essentia's official heads). The JSON names the embedding model, with the path
-and SHA-256 of its graph, so that ``musiczoo predict`` (or an Essentia user) knows what to run first.
+its ReLU, as in Essentia's official heads), as a frozen graph, ONNX or both (``format``). The JSON
+names the embedding model, with the path and SHA-256 of its graph, so that ``musiczoo predict`` (or
+an Essentia user) knows what to run first.
 """
 
 import datetime
-import json
-from pathlib import Path
 
 import tensorflow as tf
 
 from musiczoo.extractors.graph import Graph, find_output
-from musiczoo.fileio import atomic_write, sha256
+from musiczoo.fileio import sha256
 from musiczoo.zoo import registry
-from musiczoo.zoo.export import freeze
+from musiczoo.zoo.export import freeze, write_export
 from musiczoo.zoo.families import FAMILIES
 
 HEAD = FAMILIES["head"]
@@ -118,17 +117,14 @@ def head_metadata(classifier, name, embedding_model, task=None, dataset=None, de
     }
 
 
-def export_head(classifier, out_dir, name, embedding_model, task=None, dataset=None, description=None):
-    """Write ``name.pb`` and ``name.json`` for one task of a fitted classifier; returns the ``.pb``.
+def export_head(classifier, out_dir, name, embedding_model, task=None, dataset=None, description=None, format="pb"):
+    """Write ``name.pb`` (and/or ``name.onnx``: ``format``) and ``name.json`` for one task of a fitted classifier.
 
     ``embedding_model``: the registry name (or ``.pb``) of the model whose embeddings the
-    classifier was fitted on. ``dataset``: ``name``, ``citation``, ``size``, ``metrics``.
+    classifier was fitted on. ``dataset``: ``name``, ``citation``, ``size``, ``metrics``. Returns the
+    ``.pb`` (the ``.onnx`` for an ONNX-only export).
     """
     metadata = head_metadata(classifier, name, embedding_model, task, dataset, description)
     activation = classifier.encoders_[classifier.resolve_task(task)].activation
     graph_def = freeze(classifier.head_model(task), HEAD, activation)
-    out_dir = Path(out_dir)
-    graph_path = out_dir / f"{name}.pb"
-    atomic_write(out_dir / f"{name}.json", json.dumps(metadata, indent=2, ensure_ascii=False).encode())
-    atomic_write(graph_path, graph_def.SerializeToString())
-    return graph_path
+    return write_export(name, graph_def, metadata, out_dir, register=False, format=format)

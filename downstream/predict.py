@@ -89,7 +89,14 @@ class Head(TrackPredictor):
 
 
 def predict_files(
-    head, inputs, embedding_model=None, per_patch=False, embeddings_dir=None, batch_size=64, progress=True
+    head,
+    inputs,
+    embedding_model=None,
+    per_patch=False,
+    embeddings_dir=None,
+    batch_size=64,
+    progress=True,
+    backend="essentia",
 ):
     """Run the embedding model and ``head`` on the audio files of ``inputs`` (files or folders).
 
@@ -97,13 +104,14 @@ def predict_files(
     average), plus one per patch with ``per_patch``, a column per class; and the extraction
     summary (files that failed have their error there). ``embedding_model``: a registry name
     or ``.pb`` (default: the head's, see :meth:`Head.embedding_graph`);
-    ``embeddings_dir``: keep the embeddings there.
+    ``embeddings_dir``: keep the embeddings there; ``backend``: what runs the embedding model
+    (``musiczoo.extractors.graph.BACKENDS``).
     """
     head = head if isinstance(head, Head) else Head(head)
     model = embedding_model or head.embedding_graph()
     with tempfile.TemporaryDirectory() as scratch:
         out_dir = Path(embeddings_dir or scratch)
-        summary = extract(model, inputs, out_dir, batch_size=batch_size, progress=progress)
+        summary = extract(model, inputs, out_dir, batch_size=batch_size, backend=backend, progress=progress)
         frames = []
         for row in summary[summary.status == "ok"].itertuples():
             embeddings = np.load(out_dir / row.embeddings)

@@ -77,7 +77,9 @@ class TargetEncoder:
         else:
             self.classes_ = LabelEncoder().fit(y).classes_
             if len(self.classes_) < 2:
-                raise ValueError(f"a multi-class task needs two classes or more; every track is {self.classes_[0]!r}")
+                raise ValueError(
+                    f"a multi-class task needs two classes or more; every track is {self.classes_[0].item()!r}"
+                )
         return self
 
     @property

@@ -26,7 +26,7 @@ import numpy as np
 
 from musiczoo.runtime import essentia_standard
 
-BACKENDS = ("essentia", "tensorflow")  # who computes: Essentia's algorithms, or the same in TensorFlow ops
+MEL_BACKENDS = ("essentia", "tensorflow")  # who computes the mel: Essentia's algorithms, or the same in TensorFlow ops
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,8 @@ def tf_melspectrogram(audio, spec: MelSpec = MUSICNN):
 
 def melspectrogram(audio, spec: MelSpec = MUSICNN, backend: str = "essentia") -> np.ndarray:
     """Log-mel ``(frames, bands)`` float32 of 1-D float audio at ``spec.sample_rate``."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown mel backend {backend!r}; expected one of {BACKENDS}")
+    if backend not in MEL_BACKENDS:
+        raise ValueError(f"unknown mel backend {backend!r}; expected one of {MEL_BACKENDS}")
     audio = np.asarray(audio)
     if audio.ndim != 1 or audio.dtype.kind != "f":
         raise ValueError(f"audio must be a 1-D float array, got shape {audio.shape} dtype {audio.dtype}")

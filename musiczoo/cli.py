@@ -3,12 +3,20 @@
 import argparse
 import importlib
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
+from musiczoo.errors import error_message
 from musiczoo.runtime import quiet_tensorflow_start
 
-COMMAND_MODULES = ("musiczoo.train.cli", "musiczoo.downstream.cli", "musiczoo.downstream.benchmark.cli")
+COMMAND_MODULES = (
+    "musiczoo.train.cli",
+    "musiczoo.downstream.cli",
+    "musiczoo.downstream.benchmark.cli",
+    "musiczoo.downstream.era_cli",
+)
 
 
 def _report(table, done):
@@ -20,19 +28,64 @@ def _report(table, done):
     return 1 if len(failed) else 0
 
 
+def positive_int(text):
+    """An argparse type: a whole number of 1 or more (Essentia's wrappers crash on a batch size of 0 or -1)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text}")
+    return int(text)
+
+
+def add_backend_option(parser, what):
+    """``--backend``: which of ``extractors.graph.BACKENDS`` runs ``what``."""
+    from musiczoo.extractors.graph import BACKENDS, DEFAULT_BACKEND
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help=f"what runs {what}: essentia, Essentia's own wrapper (default); tensorflow, mel and graph in "
+        "TensorFlow; onnx, the .onnx beside the graph (musiczoo export MODEL --format onnx) on onnxruntime",
+    )
+
+
+def _shard(text):
+    from musiczoo.extractors.extract import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _extract(args):
+    from musiczoo.extractors import summary as outputs
     from musiczoo.extractors.extract import extract
 
-    summary = extract(
-        args.model,
-        args.inputs,
-        args.output,
-        node=args.node,
-        batch_size=args.batch_size,
-        backend=args.backend,
-        metadata=args.metadata,
-    )
-    return _report(summary, f"embedded into {args.output}/ (summary: {args.output}/summary.csv)")
+    if args.merge:
+        table = outputs.merge(args.merge)
+        counts = ", ".join(f"{count} {status}" for status, count in table.status.value_counts().items())
+        print(f"{Path(args.merge) / outputs.SUMMARY_FILE}: {len(table)} files ({counts or 'none'})")
+        return 0
+    if not (args.model and args.inputs and args.output):
+        raise ValueError("give MODEL, INPUT... and -o OUT, or --merge OUT")
+    options = dict(node=args.node, batch_size=args.batch_size, backend=args.backend, metadata=args.metadata)
+    options["shard"] = args.shard
+    if args.engine == "ray":
+        from musiczoo.extractors.ray_engine import extract_on_ray
+
+        summary = extract_on_ray(args.model, args.inputs, args.output, args.address, args.actors, **options)
+    elif args.address or args.actors:
+        raise ValueError("--address and --actors are for --engine ray")
+    else:
+        summary = extract(args.model, args.inputs, args.output, workers=args.workers, timeout=args.timeout, **options)
+    current = summary.attrs["current"]
+    done = f"embedded into {args.output}/" + (f" ({current} already current)" if current else "")
+    code = _report(summary[summary.status.isin(["ok", "error"])], f"{done} (summary: {args.output}/summary.csv)")
+    for row in summary[summary.status.isin(["skipped", "missing"])].itertuples():
+        print(f"  {row.status}: {row.path}: {row.error}", file=sys.stderr)
+    for row in summary[summary.warning.notna()].itertuples():
+        print(f"  warning: {row.path}: {row.warning}", file=sys.stderr)
+    return code
 
 
 def _tag(args):
@@ -57,12 +110,15 @@ def _export(args):
     from musiczoo.zoo import export
 
     if args.random_init:
-        path = export.export_random_init(args.random_init, args.output or "exports", seed=args.seed)
-    elif args.run_dir:
-        path = export.export_run(args.run_dir, args.output)
+        path = export.export_random_init(args.random_init, args.output or "exports", seed=args.seed, format=args.format)
+    elif args.source and Path(args.source).is_dir():
+        path = export.export_run(args.source, args.output, format=args.format)
+    elif args.source:
+        path = export.export_graph(args.source, args.output, format=args.format)
     else:
-        raise SystemExit("musiczoo export: give a RUN_DIR or --random-init NAME")
-    print(f"exported {path} and {path.with_suffix('.json')}")
+        raise SystemExit("musiczoo export: give a RUN_DIR, a MODEL or --random-init NAME")
+    written = [path.with_suffix(suffix) for suffix in (".pb", ".onnx", ".json")]
+    print(f"exported {', '.join(str(p) for p in written if p.is_file())}")
     return 0
 
 
@@ -132,7 +188,7 @@ def _demo(args):
 
 
 def parser():
-    from musiczoo.extractors.mel import BACKENDS
+    from musiczoo.zoo.onnx import FORMATS as EXPORT_FORMATS
     from musiczoo.zoo import registry
 
     main = argparse.ArgumentParser(
@@ -140,49 +196,113 @@ def parser():
         description="Train, export and serve music-audio embedding models for Essentia.",
     )
     main.add_argument(
-        "-v", "--verbose", action="store_true", help="also show TensorFlow's native start-up lines (CUDA probing, absl)"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's native start-up lines (CUDA probing, absl) and an error's traceback",
     )
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     extract = commands.add_parser(
         "extract",
         help="embed audio files with a zoo or Essentia model",
-        description="Embed audio files (any format Essentia reads) with a model: one .npy (patches x dim) "
-        "per file plus OUT/summary.csv. Bad files are reported and skipped; the exit status "
-        "is 1 when any file failed.",
+        description="Embed audio files with a model: one .npy (patches x dim) per file plus OUT/summary.csv, "
+        "a row for every file ever given (and for the other entries of the folders, as skipped). Files are "
+        "decoded and embedded in worker processes, or on a Ray cluster (--engine ray): a file that crashes one "
+        "costs that file. A re-run into OUT (by either engine) "
+        "embeds only new and changed files; --shard splits the inputs between runs (machines, a job array) "
+        "writing into one OUT. Bad files are reported and skipped; the exit status is 1 when any file failed.",
     )
     extract.add_argument(
         "model",
+        nargs="?",
         help="registry name of an exported or pretrained model (imported on first use), "
         "or a .pb with its .json beside it",
     )
-    extract.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
-    extract.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    extract.add_argument("inputs", nargs="*", metavar="INPUT", help="audio files or folders (searched recursively)")
+    extract.add_argument("-o", "--output", metavar="OUT", help="output folder")
     extract.add_argument(
         "--node",
         help="graph node to read: an output purpose (embeddings, predictions) or a node "
         "name (default: the embeddings output of the metadata)",
     )
-    extract.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
-    extract.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="essentia",
-        help="essentia: Essentia's own wrapper (default); tensorflow: mel + graph in TensorFlow",
-    )
+    extract.add_argument("--batch-size", type=positive_int, default=64, help="patches per inference batch (default 64)")
+    add_backend_option(extract, "the model")
     extract.add_argument("--metadata", metavar="JSON", help="Essentia metadata of the graph, if not beside the .pb")
+    extract.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="embed only the I-th of N parts of the inputs (by a hash of each path): N runs with 1/N ... N/N, "
+        "on any machines, fill one OUT; each run merges OUT/summary.csv when it ends",
+    )
+    extract.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="K",
+        help="local engine: processes decoding and embedding side by side (default 1; 0: in this process)",
+    )
+    extract.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="local engine: seconds one file may take (default 1800)",
+    )
+    extract.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: a Ray cluster, with Ray Data (tasks "
+        'decode, an actor pool embeds; pip install "musiczoo[ray]")',
+    )
+    extract.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="ray engine: the cluster's head, HOST:PORT as `ray start --head` printed it, or auto "
+        "(default: a Ray started on this machine for the run)",
+    )
+    extract.add_argument(
+        "--actors",
+        type=positive_int,
+        metavar="K",
+        help="ray engine: model actors (default: one per GPU of the cluster, else one per two CPUs)",
+    )
+    extract.add_argument(
+        "--merge",
+        metavar="OUT",
+        help="only fold the summary parts of OUT (runs killed or still going) into OUT/summary.csv",
+    )
     extract.set_defaults(run=_extract)
 
     export = commands.add_parser(
         "export",
-        help="export a model as an Essentia frozen graph + metadata JSON",
-        description="Write NAME.pb (frozen graph, dynamic batch, Essentia node names) and NAME.json "
-        "(Essentia metadata), and register the model so `musiczoo extract NAME` finds it.",
+        help="export a model as an Essentia frozen graph and/or ONNX + metadata JSON",
+        description="Write NAME.pb (frozen graph, dynamic batch, Essentia node names), NAME.onnx (the same "
+        "graph as ONNX, opset 17, with --format onnx or both) and NAME.json (Essentia metadata; its onnx block "
+        "names the ONNX input and outputs), and register the model so `musiczoo extract NAME` finds it. "
+        "Given an exported MODEL instead, convert its frozen graph to ONNX beside it (or into OUT).",
     )
-    export.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a training run folder (run.json + weights)")
+    export.add_argument(
+        "source",
+        nargs="?",
+        metavar="RUN_DIR|MODEL",
+        help="a training run folder (run.json + weights), or an exported model to convert to ONNX: a .pb with its "
+        ".json beside it (a classifier head's too), a registered export or a pretrained import",
+    )
     export.add_argument("--random-init", metavar="NAME", help="export an untrained registry model instead")
-    export.add_argument("-o", "--output", metavar="OUT", help="output folder (default: RUN_DIR/export or ./exports)")
+    export.add_argument(
+        "-o", "--output", metavar="OUT", help="output folder (default: RUN_DIR/export, ./exports, beside MODEL)"
+    )
     export.add_argument("--seed", type=int, default=0, help="weight seed for --random-init")
+    export.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        default="pb",
+        help="pb: the frozen graph Essentia loads (default); onnx: ONNX only; both "
+        '(onnx needs `pip install "musiczoo[onnx]"`)',
+    )
     export.set_defaults(run=_export)
 
     tag = commands.add_parser(
@@ -198,7 +318,7 @@ def parser():
     )
     tag.add_argument("--top", type=int, default=5, help="tags per file (default 5)")
     tag.add_argument("-o", "--output", default="tags.csv", metavar="CSV", help="the CSV to write (default tags.csv)")
-    tag.add_argument("--batch-size", type=int, default=64, help="patches per inference batch (default 64)")
+    tag.add_argument("--batch-size", type=positive_int, default=64, help="patches per inference batch (default 64)")
     tag.set_defaults(run=_tag)
 
     importer = commands.add_parser("import", help="import published pretrained models as zoo models")
@@ -253,13 +373,16 @@ def parser():
 
 
 def main(argv=None):
+    """Run a command; an error is one line on stderr (the traceback too with ``-v`` or ``MUSICZOO_DEBUG=1``), exit 2."""
     args = parser().parse_args(argv)
     if not args.verbose:
         quiet_tensorflow_start()
     try:
         return args.run(args)
-    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as error:
-        print(f"musiczoo {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
+    except Exception as error:
+        if args.verbose or os.environ.get("MUSICZOO_DEBUG", "0") not in ("", "0"):
+            traceback.print_exc()
+        print(f"musiczoo {args.command}: {error_message(error)}", file=sys.stderr)
         return 2
 
 

@@ -23,7 +23,7 @@ from musiczoo.train.catalogues.asap import build_asap, maestro_recital, performe
 from musiczoo.train.catalogues.audio_info import audio_tags
 from musiczoo.train.catalogues.composers import LIFE_DATES, find_composer, read_composer_tsv, work_year
 from musiczoo.train.catalogues.folder import build_folder
-from musiczoo.train.catalogues.isolation import run_isolated
+from musiczoo.isolation import run_isolated
 from musiczoo.train.catalogues.jamendo import build_jamendo
 from musiczoo.train.catalogues.render import seeded_rank
 from musiczoo.train.catalogues.schema import (

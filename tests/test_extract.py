@@ -155,6 +155,13 @@ def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):
     graph = export.export_random_init("discogs_track_embeddings-effnet", tmp_path / "m", register=False)
     assert main(["extract", str(graph), str(tmp_path / "nothing-here"), "-o", str(tmp_path / "o")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
-    # batchSize -1 (all patches at once) with the default lastBatchMode crashes TensorflowPredictEffnetDiscogs
-    assert main(["extract", str(graph), str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", "-1"]) == 2
-    assert "the batch size must be 1 or more, not -1" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["extract", str(graph), str(tmp_path / "empty"), "-o", str(tmp_path / "o")]) == 2
+    assert "no audio files in" in capsys.readouterr().err
+    # batchSize 0 or -1 (all patches at once) with the default lastBatchMode crashes TensorflowPredictEffnetDiscogs
+    for command in ("extract", "predict"):
+        for size in ("0", "-1"):
+            with pytest.raises(SystemExit) as refused:
+                main([command, str(graph), str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", size])
+            assert refused.value.code == 2
+            assert f"--batch-size: must be a whole number of 1 or more, not {size}" in capsys.readouterr().err

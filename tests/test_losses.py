@@ -139,3 +139,47 @@ def test_losses_trace_in_tf_function_with_a_dynamic_batch(rng):
     layer(a, p)  # build outside the traced function
     total, top1, gradient = step(a, p, np.array([0, 0, 1, 1, 2], np.int32))
     assert np.isfinite(total.numpy()) and 0 <= top1.numpy() <= 1 and np.isfinite(gradient.numpy()).all()
+
+
+def _mmc(anchors, candidates, negatives, t):
+    a, c = _unit(anchors.astype(np.float64)), candidates.astype(np.float64)
+    c = c / np.linalg.norm(c, axis=-1, keepdims=True)
+    per_anchor = []
+    for i in range(len(a)):
+        others = [k for k in range(len(a)) if k != i and negatives[i, k]]
+        if others:
+            logits = np.array([a[i] @ c[i, k] for k in [i, *others]]) / t
+            per_anchor.append(_logsumexp(logits, 0) - logits[0])
+    return np.mean(per_anchor) if per_anchor else 0.0
+
+
+def _era_negatives(eras, artists):
+    """Text-shuffled pairs: another artist of the same era class."""
+    eras, artists = np.asarray(eras), np.asarray(artists)
+    return ((eras[:, None] == eras[None, :]) & (artists[:, None] != artists[None, :])).astype("float32")
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5])
+def test_multimodal_contrastive_matches_numpy(rng, temperature):
+    anchors, candidates = rng.normal(size=(6, 8)).astype("float32"), rng.normal(size=(6, 6, 8)).astype("float32")
+    negatives = _era_negatives([0, 0, 0, 1, 1, 2], [0, 1, 1, 2, 3, 4])  # anchor 5 has no negative
+    expected = _mmc(anchors, candidates, negatives, temperature)
+    got = losses.multimodal_contrastive(anchors, candidates, negatives, temperature)
+    np.testing.assert_allclose(float(got), expected, rtol=RTOL)
+
+
+def test_multimodal_contrastive_without_negatives_is_zero(rng):
+    anchors, candidates = rng.normal(size=(4, 8)).astype("float32"), rng.normal(size=(4, 4, 8)).astype("float32")
+    for negatives in (_era_negatives([0, 1, 2, 3], [0, 1, 2, 3]), _era_negatives([0, 0, 0, 0], [7, 7, 7, 7])):
+        assert float(losses.multimodal_contrastive(anchors, candidates, negatives)) == 0.0
+
+
+def test_multimodal_contrastive_rewards_the_matched_pair(rng):
+    anchors = _unit(rng.normal(size=(4, 8))).astype("float32")
+    candidates = rng.normal(size=(4, 4, 8)).astype("float32")
+    negatives = _era_negatives([0, 0, 0, 0], [0, 1, 2, 3])
+    aligned = candidates.copy()
+    aligned[np.arange(4), np.arange(4)] = anchors
+    assert float(losses.multimodal_contrastive(anchors, aligned, negatives)) < float(
+        losses.multimodal_contrastive(anchors, candidates, negatives)
+    )

@@ -1,5 +1,6 @@
 """The feature store: built once, resumable after a kill, random patches without loading it."""
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,3 +90,39 @@ def test_a_killed_build_loses_at_most_the_shard_in_flight(tracks, tmp_path):
     assert sorted(resumed.index.track_id) == sorted(many.track_id)
     assert not list((store / SHARDS).glob(".*.part"))
     np.testing.assert_array_equal(resumed.mel("clip0-0"), resumed.mel("clip0-5"))
+
+
+def test_the_store_follows_its_catalogue(tracks, tmp_path):
+    """Changed, fixed and appearing files are read again, removed tracks leave, the rest stays as it was."""
+    audio, store = tmp_path / "audio", tmp_path / "store"
+    audio.mkdir()
+    names = ["clip0", "clip1", "clip2", "silent", "missing"]
+    for name in names[:-1]:
+        shutil.copy(tracks.path[tracks.track_id == name].item(), audio / f"{name}.wav")
+    catalogue = pd.DataFrame({"track_id": names, "path": [str(audio / f"{name}.wav") for name in names]})
+    build_store(catalogue, store, shard_tracks=2, progress=False)
+    assert set(FeatureStore(store).excluded.track_id) == {"silent", "missing"}
+    first = (store / SHARDS / "00000.npy").stat().st_mtime_ns  # clip0 and clip1
+
+    shutil.copy(tracks.path[3], audio / "clip1.wav")  # changed audio
+    shutil.copy(tracks.path[4], audio / "silent.wav")  # a fixed file
+    shutil.copy(tracks.path[5], audio / "missing.wav")  # a file that appeared
+    build_store(catalogue[catalogue.track_id != "clip2"], store, shard_tracks=2, progress=False)
+    followed = FeatureStore(store)
+    assert sorted(followed.index.track_id) == ["clip0", "clip1", "missing", "silent"] and not len(followed.excluded)
+    for name, source in [("clip0", 0), ("clip1", 3), ("silent", 4), ("missing", 5)]:
+        reference = melspectrogram(load_audio(tracks.path[source]), MUSICNN)
+        assert np.abs(followed.mel(name) - reference).max() < 4e-3, name
+    index = read_index(store).set_index("track_id")
+    assert index.index.is_unique and index.shard["clip0"] == 0  # kept in place: its mels are not computed again
+    assert (store / SHARDS / "00000.npy").stat().st_mtime_ns == first
+
+    stamps = {p.name: p.stat().st_mtime_ns for p in (store / SHARDS).iterdir()}
+    build_store(catalogue[catalogue.track_id != "clip2"], store, shard_tracks=2, progress=False)  # nothing changed
+    assert {p.name: p.stat().st_mtime_ns for p in (store / SHARDS).iterdir()} == stamps
+
+    build_store(catalogue, store, shard_tracks=2, progress=False, rebuild=True)
+    rebuilt = FeatureStore(store)
+    assert sorted(rebuilt.index.track_id) == sorted(names)
+    assert rebuilt.info()["frames"] == sum(np.load(p, mmap_mode="r").shape[0] for p in (store / SHARDS).glob("*.npy"))
+    np.testing.assert_array_equal(rebuilt.mel("clip1"), followed.mel("clip1"))

@@ -84,7 +84,13 @@ def _features(args):
     from musiczoo.train.catalogues.schema import read_catalogue
     from musiczoo.train.store import FeatureStore, build_store
 
-    build_store(read_catalogue(args.catalogue), args.output, workers=args.workers, shard_tracks=args.shard_tracks)
+    build_store(
+        read_catalogue(args.catalogue),
+        args.output,
+        workers=args.workers,
+        shard_tracks=args.shard_tracks,
+        rebuild=args.rebuild,
+    )
     info = FeatureStore(args.output).info()
     print(
         f"{info['tracks']} tracks ({info['hours']:.2f} h) in {args.output}; {len(info['excluded'])} excluded "
@@ -114,12 +120,17 @@ def add_store_commands(data_commands):
         help="compute the mel features of a catalogue into a feature store",
         description="Compute MusiCNN log-mels (float16) of every catalogue track into memory-mapped shards. "
         "Resumable: a killed build loses at most the shard in flight; run it again to finish. "
-        "Unusable audio is recorded with its reason.",
+        "Unusable audio is recorded with its reason. The store follows its catalogue: a run examines again "
+        "the tracks whose file changed (size or modification time), moved or appeared, and drops the tracks "
+        "that left the catalogue.",
     )
     features.add_argument("catalogue", help="catalogue.parquet")
     features.add_argument("-o", "--output", required=True, metavar="STORE", help="store folder")
     features.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: one per CPU)")
     features.add_argument("--shard-tracks", type=int, default=64, help="tracks per shard (default 64)")
+    features.add_argument(
+        "--rebuild", action="store_true", help="recompute every track (and reclaim the space of dropped ones)"
+    )
     features.set_defaults(run=_features)
     info = data_commands.add_parser("info", help="tracks, hours, size and excluded files of a feature store")
     info.add_argument("store", help="store folder")

@@ -17,12 +17,12 @@ Every key and its default is in :data:`DEFAULTS`.
 """
 
 import copy
+import inspect
 from pathlib import Path
 
-from musiczoo.config import ConfigError, parse_overrides, read_config
+from musiczoo.config import ConfigError, check_keys, check_types, parse_overrides, read_config
 
 __all__ = ["ConfigError", "DEFAULTS", "load_config", "parse_overrides", "resolve"]
-LOSSES = ("cola", "ntxent", "w2v", "multilabel")
 SCHEDULES = ("constant", "plateau", "warmup_cosine")
 DEFAULTS = {
     "backbone": {},
@@ -45,6 +45,7 @@ DEFAULTS = {
     "mixed_precision": False,  # float16 compute with loss scaling (GPUs)
     "jit_compile": False,  # XLA-compile the training step
     "seed": 0,
+    "text": None,  # artist text of AudioArt-MMC: {table, encoder, strip_years, composers} (train/era_text.py)
 }
 
 
@@ -53,21 +54,25 @@ def load_config(path, overrides=None):
 
     Paths in the file are relative to the file's folder, paths in overrides to the current one.
     """
-    return resolve(read_config(path, paths=("catalogue", "store")) | (overrides or {}))
+    return resolve(read_config(path, paths=("catalogue", "store", "text.table", "text.composers")) | (overrides or {}))
 
 
 def resolve(raw, base=Path(".")):
     """Validate a config mapping and fill in the defaults."""
+    from musiczoo.train.objectives import OBJECTIVES
     from musiczoo.zoo import registry
+    from musiczoo.zoo.backbones import BACKBONES
 
-    unknown = set(raw) - set(DEFAULTS) - {"model", "catalogue", "store"}
-    if unknown:
-        raise ConfigError(f"unknown config keys: {sorted(unknown)}")
+    check_keys(raw, [*DEFAULTS, "model", "catalogue", "store"])
     config = copy.deepcopy(DEFAULTS) | copy.deepcopy(raw)
+    check_types(config, DEFAULTS)
     for key in ("model", "catalogue", "store"):
         if not config.get(key):
             raise ConfigError(f"config needs `{key}`")
     entry = registry.get(config["model"])
+    if "backbone" in entry["musiczoo"]:  # the overrides are arguments of the backbone's builder
+        builder = BACKBONES[entry["musiczoo"]["backbone"]["name"]]
+        check_keys(config["backbone"], inspect.signature(builder).parameters, prefix="backbone.")
     for key in ("catalogue", "store"):
         config[key] = str((Path(base) / config[key]).resolve())
     tasks = registry.tasks(entry)
@@ -80,12 +85,15 @@ def resolve(raw, base=Path(".")):
             f"the config gives {len(config['objectives'])} objectives"
         )
     for task, objective in zip(tasks, config["objectives"]):
-        objective.setdefault("weight", 1.0)
-        objective["task"] = task
-        if objective.get("loss") not in LOSSES:
-            raise ConfigError(f"unknown loss {objective.get('loss')!r}; expected one of {LOSSES}")
-        if objective["loss"] != "multilabel" and not objective.get("pairs"):
-            raise ConfigError(f"objective {task}: a contrastive loss needs `pairs`")
+        kind = OBJECTIVES.get(objective.get("loss"))
+        if kind is None:
+            raise ConfigError(f"unknown loss {objective.get('loss')!r}; expected one of {tuple(OBJECTIVES)}")
+        unknown = set(objective) - {"loss", "pairs", "weight", "task"} - set(kind.options)
+        if unknown:
+            raise ConfigError(f"objective {task}: unknown keys {sorted(unknown)} for loss {objective['loss']}")
+        objective.update(kind.options | objective, weight=objective.get("weight", 1.0), task=task)
+        if kind.pairs and not objective.get("pairs"):
+            raise ConfigError(f"objective {task}: loss {objective['loss']} needs `pairs`")
     if config["schedule"].get("name") not in SCHEDULES:
         raise ConfigError(f"unknown schedule {config['schedule'].get('name')!r}; expected one of {SCHEDULES}")
     if config["batch_size"] < 2:

@@ -8,6 +8,7 @@ offsets; validation patches at fixed offsets (a third and two thirds into each t
 import numpy as np
 
 from musiczoo.train.catalogues.schema import read_catalogue
+from musiczoo.train.objectives import OBJECTIVES
 from musiczoo.train.pairs import make_generator, mix
 from musiczoo.train.store import FeatureStore
 
@@ -19,30 +20,25 @@ def split_tracks(catalogue, fraction, seed):
     return catalogue.iloc[np.sort(order[held:])], catalogue.iloc[np.sort(order[:held])]
 
 
-def tag_vocabulary(catalogue, classes):
-    """The ``classes`` most frequent tags, most frequent first."""
-    counts = catalogue.tags.explode().dropna().value_counts()
-    return list(counts.index[:classes])
-
-
 def config_tasks(config, patch_size, classes):
-    """The training and validation :class:`TaskData` of a config (one per objective), and the tag vocabulary.
+    """The training and validation :class:`TaskData` of a config (one per objective), and the head's classes.
 
-    The vocabulary (the ``classes`` most frequent training tags) exists when an objective is
-    multi-label, else it is None; a run without validation tracks has no validation tasks.
+    The classes (the first objective's that has a class list: the ``classes`` most frequent training
+    tags, the era classes of the catalogue...) are None when no objective has one; a run without
+    validation tracks has no validation tasks.
     """
     store = FeatureStore(config["store"])
     catalogue = read_catalogue(config["catalogue"])
-    train, validation = split_tracks(
-        catalogue[catalogue.track_id.isin(store.index.track_id)], config["validation_fraction"], config["seed"]
-    )
-    vocabulary = None
-    if any(o["loss"] == "multilabel" for o in config["objectives"]):
-        vocabulary = tag_vocabulary(train, classes)
+    catalogue = catalogue[catalogue.track_id.isin(store.index.track_id)]
+    train, validation = split_tracks(catalogue, config["validation_fraction"], config["seed"])
+    names = (OBJECTIVES[o["loss"]].classes(train, catalogue, o, classes) for o in config["objectives"])
+    vocabulary = next((found for found in names if found is not None), None)
+    if vocabulary is not None and not len(vocabulary):
+        raise ValueError(f"no classes in {config['catalogue']}: nothing to train on")
 
     def tasks(frame, seed):
         return [
-            TaskData(o, frame, store, patch_size, config["batch_size"], seed, vocabulary, config["mixing"])
+            TaskData(o, frame, store, patch_size, config["batch_size"], seed, vocabulary, config["mixing"], config)
             for o in config["objectives"]
         ]
 
@@ -50,25 +46,26 @@ def config_tasks(config, patch_size, classes):
 
 
 class TaskData:
-    """Batches for one objective: patch pairs (contrastive) or patches and multi-hot tags."""
+    """Batches for one objective: anchor patches, positive patches (two-view objectives) and the
+    objective's per-track targets (tags, Word2Vec vectors, era classes, artist texts)."""
 
-    def __init__(self, objective, catalogue, store, patch_size, batch_size, seed, vocabulary=None, mixing=False):
+    def __init__(
+        self, objective, catalogue, store, patch_size, batch_size, seed, vocabulary=None, mixing=False, config=None
+    ):
         self.objective, self.store = objective, store
         self.patch_size, self.batch_size, self.seed = patch_size, batch_size, seed
         self.mixing = mixing
-        self.catalogue = catalogue[catalogue.track_id.isin(store.index.track_id)].reset_index(drop=True)
-        if objective["loss"] == "multilabel":
-            self.vocabulary = {tag: i for i, tag in enumerate(vocabulary)}
-            tagged = self.catalogue.tags.map(lambda tags: any(t in self.vocabulary for t in tags))
-            self.catalogue = self.catalogue[tagged].reset_index(drop=True)
-            self._tags = dict(zip(self.catalogue.track_id, self.catalogue.tags))
-            self.generator = None
-        else:
-            self.generator = make_generator(objective["pairs"], self.catalogue, seed)
+        self.kind = OBJECTIVES[objective["loss"]]
+        catalogue = catalogue[catalogue.track_id.isin(store.index.track_id)]
+        self.catalogue = self.kind.select(catalogue, objective, vocabulary).reset_index(drop=True)
+        self.generator = make_generator(objective["pairs"], self.catalogue, seed) if self.kind.pairs else None
+        self.targets = self.kind.targets(self.catalogue, objective, vocabulary, self.generator, config or {})
+        for values in self.targets.values():  # tracks without a target (no artist text...) are left out
+            self.catalogue = self.catalogue[self.catalogue.track_id.isin(values.keys())].reset_index(drop=True)
         self._plan = {}
 
     def _pairs(self, epoch):
-        """The epoch's (anchor, positive) track ids; multi-label tasks pair a track with itself."""
+        """The epoch's (anchor, positive) track ids; objectives without a pair stream pair a track with itself."""
         if epoch not in self._plan:
             if self.generator is None:
                 order = np.random.default_rng([self.seed, epoch]).permutation(len(self.catalogue))
@@ -97,24 +94,16 @@ class TaskData:
         return np.stack([self.store.patch(t, self.patch_size, int(o)) for t, o in zip(ids, offsets)])
 
     def batch(self, epoch, step, validation=False):
-        """Arrays for one step: ``anchor`` patches plus ``positive`` patches, ``target`` vectors
-        (Word2Vec) or ``labels`` (multi-hot tags)."""
+        """Arrays for one step: ``anchor`` patches, ``positive`` patches (two-view objectives) and the
+        objective's targets of the anchor tracks."""
         pairs = self._pairs(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
         rng = None if validation else np.random.default_rng([self.seed, epoch, step])
-        anchor = self._patches(pairs[:, 0], rng, 1 / 3)
-        loss = self.objective["loss"]
-        if loss == "multilabel":
-            labels = np.zeros((len(pairs), len(self.vocabulary)), np.float32)
-            for row, track in enumerate(pairs[:, 0]):
-                labels[row, [self.vocabulary[t] for t in self._tags[track] if t in self.vocabulary]] = 1
-            return {"anchor": anchor, "labels": labels}
-        if loss == "w2v":
-            vectors = self.generator.track_vectors
-            return {"anchor": anchor, "target": np.stack([vectors[t] for t in pairs[:, 1]]).astype(np.float32)}
-        positive = self._patches(pairs[:, 1], rng, 2 / 3)
-        if self.mixing and rng is not None:
-            anchor, positive = (
-                np.stack([mix(p, np.delete(views, i, 0), rng) for i, p in enumerate(views)])
-                for views in (anchor, positive)
-            )
-        return {"anchor": anchor, "positive": positive}
+        views = {"anchor": self._patches(pairs[:, 0], rng, 1 / 3)}
+        if self.kind.views == 2:
+            views["positive"] = self._patches(pairs[:, 1], rng, 2 / 3)
+            if self.mixing and rng is not None:
+                views = {
+                    name: np.stack([mix(p, np.delete(patches, i, 0), rng) for i, p in enumerate(patches)])
+                    for name, patches in views.items()
+                }
+        return views | {name: np.stack([values[t] for t in pairs[:, 0]]) for name, values in self.targets.items()}

@@ -5,12 +5,18 @@ Layout of a store folder::
     store.json            front-end, dtype, bands
     shards/00000.npy      float16 (frames, bands): the mels of a run of tracks, back to back
     shards/00000.parquet  one row per track of that shard: track_id, path, duration, start,
-                          frames (0 when excluded), reason (why excluded, else empty)
+                          frames (0 when excluded), reason (why excluded, else empty), and the
+                          size and mtime_ns of the file when it was read (-1: no file)
 
 A shard's ``.npy`` and ``.parquet`` are each written atomically, the ``.parquet`` last: a shard
 counts once its ``.parquet`` exists, so a killed build loses at most the shard in flight and
 resumes with the tracks no finished shard holds. Reading maps shards lazily: a random patch of
 any track costs one small read, and RAM stays bounded whatever the store's size.
+
+The store follows its catalogue: each build first drops from the shard indexes the tracks that
+left the catalogue, moved to another path, or whose file changed size or modification time since
+it was read (edited, replaced, fixed or appeared), then computes every track no index holds. A
+dropped track's frames stay in its shard's ``.npy`` until ``rebuild=True`` recomputes the store.
 """
 
 import contextlib
@@ -29,33 +35,70 @@ from musiczoo.progress import progress_bar
 STORE_FILE = "store.json"
 SHARDS = "shards"
 DTYPE = np.float16
-INDEX_COLUMNS = ["track_id", "path", "duration", "shard", "start", "frames", "reason"]
+INDEX_COLUMNS = ["track_id", "path", "duration", "shard", "start", "frames", "reason", "size", "mtime_ns"]
+
+
+def _stat(path):
+    """``(size, mtime_ns)`` of the file at ``path``; ``(-1, -1)`` when there is none."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return -1, -1
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _track_mel(item):
-    """Worker: ``(track_id, path) -> (track_id, path, duration, mel or None, reason)``."""
+    """Worker: ``(track_id, path, min_frames) -> (track_id, path, duration, mel or None, reason, stat)``."""
     track_id, path, min_frames = item
+    stat = _stat(path)  # before reading: a file changed while read is read again next time
     try:
         audio = load_audio(path, SAMPLE_RATE)
         mel = melspectrogram(audio, MUSICNN).astype(DTYPE)
         if len(mel) < min_frames:
             raise AudioError(f"too short: {len(mel)} frames < {min_frames}")
-        return track_id, path, audio.size / SAMPLE_RATE, mel, ""
+        return track_id, path, audio.size / SAMPLE_RATE, mel, "", stat
     except (AudioError, RuntimeError, ValueError) as error:
-        return track_id, path, float("nan"), None, str(error)
+        return track_id, path, float("nan"), None, str(error), stat
 
 
 def _write_shard(folder, shard, results):
     """Write one shard: the mels back to back, then its index (which makes it count)."""
-    mels = [mel for *_, mel, _ in results if mel is not None]
+    mels = [mel for *_, mel, _, _ in results if mel is not None]
     data = np.concatenate(mels) if mels else np.zeros((0, MUSICNN.n_bands), DTYPE)
     atomic_save_npy(folder / SHARDS / f"{shard:05d}.npy", data)
     rows, start = [], 0
-    for track_id, path, duration, mel, reason in results:
+    for track_id, path, duration, mel, reason, (size, mtime_ns) in results:
         frames = 0 if mel is None else len(mel)
-        rows.append((track_id, path, duration, shard, start, frames, reason))
+        rows.append((track_id, path, duration, shard, start, frames, reason, size, mtime_ns))
         start += frames
     atomic_save_parquet(folder / SHARDS / f"{shard:05d}.parquet", pd.DataFrame(rows, columns=INDEX_COLUMNS))
+
+
+def _remove_shard(folder, shard):
+    """Delete a shard: its index first (it stops counting), then its mels."""
+    for suffix in (".parquet", ".npy"):
+        (folder / SHARDS / f"{shard:05d}{suffix}").unlink(missing_ok=True)
+
+
+def _drop_stale(folder, tracks):
+    """Drop from the shard indexes the tracks not in ``tracks`` at the same path with an unchanged file.
+
+    Each shard's index is rewritten atomically (a shard left empty is deleted), so a build killed
+    here finds the dropped tracks pending. Returns the index kept.
+    """
+    index = read_index(folder)
+    paths = dict(zip(tracks.track_id.astype(str), tracks.path.astype(str)))
+    recorded = zip(index.track_id, index.path, index["size"], index.mtime_ns)
+    current = [paths.get(t) == p and _stat(p) == (size, mtime) for t, p, size, mtime in recorded]
+    kept = index[np.array(current, bool)]
+    for shard in set(index.shard) - set(kept.shard):
+        _remove_shard(folder, shard)
+    totals = index.shard.value_counts()
+    for shard, rows in kept.groupby("shard"):
+        if len(rows) < totals[shard]:
+            part = folder / SHARDS / f"{shard:05d}.parquet"
+            atomic_save_parquet(part, rows.astype({"size": np.int64, "mtime_ns": np.int64}))
+    return kept
 
 
 def read_index(folder):
@@ -63,16 +106,19 @@ def read_index(folder):
     parts = sorted((Path(folder) / SHARDS).glob("*.parquet"))
     if not parts:
         return pd.DataFrame(columns=INDEX_COLUMNS)
-    return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+    return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True).reindex(columns=INDEX_COLUMNS)
 
 
-def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True):
+def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True, rebuild=False):
     """Compute the mels of ``tracks`` (a frame with ``track_id`` and ``path``) into ``folder``.
 
-    Resumable: tracks already in a finished shard are skipped. Unusable audio is recorded with
-    its reason and never stops the build. Returns the store's index.
+    Resumable: tracks already in a finished shard are skipped, unless their file changed since;
+    tracks no longer in ``tracks`` leave the store; ``rebuild`` recomputes every track. Unusable
+    audio is recorded with its reason and never stops the build. Returns the store's index.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file: a feature store is a folder (give a new or existing one)")
     (folder / SHARDS).mkdir(parents=True, exist_ok=True)
     atomic_write(
         folder / STORE_FILE,
@@ -80,9 +126,14 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
     )
     for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
         stale.unlink()
-    done = read_index(folder)
+    for part in list((folder / SHARDS).glob("*.parquet")) if rebuild else []:
+        _remove_shard(folder, int(part.stem))
+    for mels in list((folder / SHARDS).glob("*.npy")):  # no index: a killed build's, or a removed shard's
+        if not mels.with_suffix(".parquet").exists():
+            mels.unlink()
+    done = _drop_stale(folder, tracks)
     pending = tracks[~tracks.track_id.isin(done.track_id)]
-    next_shard = int(done.shard.max()) + 1 if len(done) else 0
+    next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
     items = [(str(t), str(p), min_frames) for t, p in zip(pending.track_id, pending.path)]
     with contextlib.ExitStack() as stack:
         imap = map

@@ -18,6 +18,7 @@ import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import keras
 import tensorflow as tf
 
+from musiczoo.config import ConfigError, config_changes
 from musiczoo.progress import progress_bar
 from musiczoo.train.averaging import precise_batchnorm, running_average
 from musiczoo.train.checkpoints import CHECKPOINTS, Checkpoints
@@ -57,10 +58,10 @@ class Trainer:
         keras.mixed_precision.set_global_policy("mixed_float16" if config["mixed_precision"] else "float32")
         with self.strategy.scope():
             self.model = registry.build(self.entry, head=self.head, **config["backbone"])
-            self.objectives = Objectives(config["objectives"], self.model, config["temperature"])
+            self.objectives = Objectives(config["objectives"], self.model, config)
             self.optimizer = make_optimizer(config, self._planned_steps)
         self.checkpoints = Checkpoints(
-            self.run_dir, model=self.model, optimizer=self.optimizer, **self.objectives.similarities
+            self.run_dir, model=self.model, optimizer=self.optimizer, **self.objectives.layers
         )
         self.state = {
             "epoch": 0,
@@ -75,8 +76,9 @@ class Trainer:
 
     # -- steps -------------------------------------------------------------------------------
     def _planned_steps(self):
-        """Optimizer steps of the whole run (the length of a warm-up cosine schedule)."""
-        return self.config["epochs"] * (self.config["steps_per_epoch"] or self.steps(0))
+        """Optimizer steps of the whole run (the length of a warm-up cosine schedule): ``steps_per_epoch``
+        caps an epoch's steps, it does not add any where the pairs run out first."""
+        return self.config["epochs"] * self.steps(0)
 
     def steps(self, epoch):
         """Training steps in ``epoch``: the fewest full batches of all tasks, at most ``steps_per_epoch``."""
@@ -175,7 +177,9 @@ class Trainer:
 
     def _precise_batchnorm(self, epoch):
         if self.config["precise_bn"]:
-            precise_batchnorm(self.model, self.train_data[0], epoch, self.steps(epoch), self.config["precise_bn"])
+            precise_batchnorm(
+                self.objectives.audio_model, self.train_data[0], epoch, self.steps(epoch), self.config["precise_bn"]
+            )
 
     def _end_epoch(self, epoch, train, validate_step, seconds):
         """Batch-norm statistics, validation, the log row, the learning rate and the weight average."""
@@ -229,11 +233,31 @@ class Trainer:
         return {"dataset": dataset, **({"classes": self.vocabulary} if self.vocabulary else {})}
 
 
+def check_resumable(config, run_dir):
+    """Refuse to resume ``run_dir`` with a config that would train otherwise than its ``config.yaml``.
+
+    Free to change: ``checkpoint_steps``, and ``epochs`` unless a warm-up cosine schedule spans them.
+    """
+    saved = Path(run_dir) / "config.yaml"
+    if not saved.is_file():
+        return
+    free = {"checkpoint_steps"} | ({"epochs"} if config["schedule"]["name"] != "warmup_cosine" else set())
+    changes = config_changes(yaml.safe_load(saved.read_text()), config)
+    listed = "; ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items() if key not in free)
+    if listed:
+        raise ConfigError(
+            f"cannot resume {run_dir} with another config ({listed}): resume with the config in {saved}, "
+            "or train into a new folder"
+        )
+
+
 def train(config, run_dir, resume=False, overrides=None, progress=True):
     """Train as ``config`` (a YAML path or a mapping) says into ``run_dir``; returns the log."""
     from musiczoo.train.config import load_config, resolve
 
     config = resolve(config | (overrides or {})) if isinstance(config, dict) else load_config(config, overrides)
+    if resume:
+        check_resumable(config, run_dir)
     trainer = Trainer(config, run_dir)
     if resume and not trainer.restore():
         print(f"no checkpoint in {run_dir}: starting from scratch")

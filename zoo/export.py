@@ -3,7 +3,8 @@
 The graph takes a dynamic batch of rank-3 mel patches ``(batch, frames, bands)`` (``frames``
 dynamic too where the backbone allows it) and carries the official node names of its Essentia
 family (see :mod:`musiczoo.zoo.families`), so Essentia's own wrapper algorithms load it
-unmodified. Files are written atomically.
+unmodified. With ``format="both"`` (or ``"onnx"``) the graph is also (or only) written as ONNX
+(see :mod:`musiczoo.zoo.onnx`), named in the JSON. Files are written atomically.
 """
 
 import copy
@@ -16,7 +17,7 @@ from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from musiczoo.fileio import atomic_write
-from musiczoo.zoo import registry
+from musiczoo.zoo import onnx, registry
 from musiczoo.zoo.backbones import any_length
 from musiczoo.zoo.families import FAMILIES, wrapper_arguments
 from musiczoo.zoo.heads import head_activation
@@ -107,8 +108,8 @@ def metadata(entry, updates=None):
     return meta
 
 
-def export_model(model, entry, out_dir, updates=None, register=True):
-    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir``; return the ``.pb`` path.
+def export_model(model, entry, out_dir, updates=None, register=True, format="pb"):
+    """Write ``<name>.pb`` (and/or ``.onnx``, see :func:`write_export`) and ``<name>.json`` into ``out_dir``.
 
     An entry whose schema input is ``[null, bands]`` (a global-pooling backbone) is exported
     with a dynamic time axis: Essentia's wrapper runs it at its default patch size, or any other.
@@ -122,18 +123,47 @@ def export_model(model, entry, out_dir, updates=None, register=True):
     predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
     for output in meta["schema"]["outputs"]:
         output["shape"] = [1, embeddings if output["output_purpose"] == "embeddings" else predictions]
-    return write_export(name, graph_def, meta, out_dir, register)
+    return write_export(name, graph_def, meta, out_dir, register, format)
 
 
-def write_export(name, graph_def, meta, out_dir, register=True):
-    """Write ``<name>.pb`` and ``<name>.json`` into ``out_dir`` (atomically); return the ``.pb`` path."""
+def write_export(name, graph_def, meta, out_dir, register=True, format="pb"):
+    """Write ``<name>.json`` and, by ``format``, ``<name>.pb``, ``<name>.onnx`` or both into ``out_dir`` (atomically).
+
+    The ONNX graph is converted from ``graph_def`` before anything is written, and named in the JSON's
+    ``onnx`` block. Returns the ``.pb`` path, or the ``.onnx`` one for an ONNX-only export.
+    """
+    if format not in onnx.FORMATS:
+        raise ValueError(f"unknown export format {format!r}; expected one of {', '.join(onnx.FORMATS)}")
     out_dir = Path(out_dir)
-    graph_path = out_dir / f"{name}.pb"
+    files = {".pb": graph_def.SerializeToString()} if format != "onnx" else {}
+    if format != "pb":
+        model, block = onnx.convert(graph_def, meta)
+        meta = meta | {"model_types": ["frozen_model"] * bool(files) + ["onnx"], "onnx": block}
+        files[onnx.SUFFIX] = model.SerializeToString()
     atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=2, ensure_ascii=False).encode())
-    atomic_write(graph_path, graph_def.SerializeToString())
+    for suffix, data in files.items():
+        atomic_write(out_dir / f"{name}{suffix}", data)
+    graph_path = out_dir / f"{name}{next(iter(files))}"
     if register:
         registry.register_export(name, graph_path)
     return graph_path
+
+
+def export_graph(model, out_dir=None, format="onnx"):
+    """Convert an exported graph (a ``.pb`` with its JSON, a registered export, a pretrained import) to ONNX.
+
+    The ``.onnx`` lands beside the ``.pb``, whose JSON gains the ``onnx`` block; with ``out_dir``, the
+    files ``format`` names land there instead. Returns the path :func:`write_export` returns.
+    """
+    from musiczoo.extractors.graph import read_metadata  # official Essentia graphs need no JSON beside them
+
+    if format == "pb":
+        raise ValueError(f"{model} is a frozen graph already: --format onnx (or both) converts it to ONNX")
+    path = registry.resolve_graph(model)
+    graph_def = tf.compat.v1.GraphDef.FromString(path.read_bytes())
+    if out_dir is None:  # in place: the .pb stays, and the JSON says so
+        out_dir, format = path.parent, "both"
+    return write_export(path.stem, graph_def, read_metadata(path), out_dir, False, format)
 
 
 def calibrate_batchnorm(model, patches):
@@ -154,7 +184,7 @@ def calibrate_batchnorm(model, patches):
         layer.momentum = momentum
 
 
-def export_random_init(name, out_dir, seed=0, register=True, **backbone_overrides):
+def export_random_init(name, out_dir, seed=0, register=True, format="pb", **backbone_overrides):
     """Export an untrained registry model (integration tests, pipeline checks).
 
     Weights are random (seeded); batch-norm statistics are calibrated on log-mel-like noise
@@ -171,10 +201,11 @@ def export_random_init(name, out_dir, seed=0, register=True, **backbone_override
     levels = rng.uniform(0.0, 3.0, size=(64, 1, 1))  # log-mel patches sit anywhere in ~[0, 4]
     calibrate_batchnorm(model, (levels + rng.gamma(2.0, 0.5, size=(64, frames, bands))).astype("float32"))
     updates = {"description": entry["description"] + " (random initialisation, untrained)"}
-    return export_model(model, entry, out_dir, updates, register=register)
+    return export_model(model, entry, out_dir, updates, register=register, format=format)
 
 
-def export_run(run_dir, out_dir=None, register=True):
+def export_run(run_dir, out_dir=None, register=True, format="pb"):
     """Export a training run folder (see :mod:`musiczoo.zoo.run`): its trained model, with the run's metadata."""
     run = load_run(run_dir)
-    return export_model(run.model, run.entry, out_dir or Path(run_dir) / "export", run.metadata, register=register)
+    out_dir = out_dir or Path(run_dir) / "export"
+    return export_model(run.model, run.entry, out_dir, run.metadata, register=register, format=format)

@@ -39,10 +39,15 @@ def build_model(backbone, head, name, tasks=("main",)):
     """Zoo model: one input, outputs ``[predictions, embeddings]`` (the export order).
 
     Multi-task models have one head per task (layers ``<task>_head``) on the shared embedding;
-    their predictions are the heads' outputs concatenated in task order.
+    their predictions are the heads' outputs concatenated in task order. An ``audio_art`` head
+    makes the two-input AudioArt model of :mod:`musiczoo.zoo.fusion` instead.
     """
-    embeddings = backbone.output
     options = {k: v for k, v in head.items() if k != "type"}
+    if head["type"] == "audio_art":  # two inputs: mel patches and artist text (music-era paper)
+        from musiczoo.zoo.fusion import audio_art
+
+        return audio_art(backbone, **options, name=name)
+    embeddings = backbone.output
     outputs = [HEADS[head["type"]](**options, name=head_name(task))(embeddings) for task in tasks]
     predictions = outputs[0] if len(outputs) == 1 else layers.Concatenate(name="heads")(outputs)
     return keras.Model(backbone.input, [predictions, embeddings], name=name)

@@ -80,6 +80,27 @@ def supervised_contrastive(projections, labels, temperature=0.1):
     return ops.sum(per_anchor) / ops.maximum(ops.sum(ops.cast(count > 0, "float32")), 1.0)
 
 
+def multimodal_contrastive(anchors, candidates, negatives, temperature=0.1):
+    """The music-era paper's MMC loss: each artist text against its matched audio-artist pair and the
+    text-shuffled pairs of its era class.
+
+    ``anchors`` (n, d): the text embeddings; ``candidates`` (n, n, d): ``candidates[i, k]`` embeds
+    the pair (audio i, text k), so the diagonal holds the matched pairs; ``negatives`` (n, n): 1
+    where (audio i, text k) is a text-shuffled pair of anchor i (k another artist of i's era
+    class). For anchor i, with cosine similarities over ``temperature``:
+    ``-log(exp(s_ii) / (exp(s_ii) + sum_{k in N(i)} exp(s_ik)))``. Anchors without a negative are
+    left out of the mean; a batch with none gives 0.
+    """
+    a = ops.normalize(ops.cast(anchors, "float32"), axis=-1)
+    c = ops.normalize(ops.cast(candidates, "float32"), axis=-1)
+    negatives = ops.cast(negatives, "float32") * (1.0 - ops.eye(ops.shape(a)[0]))
+    logits = ops.einsum("id,ikd->ik", a, c) / temperature
+    matched = ops.diagonal(logits)
+    contrast = ops.logsumexp(logits - _MASK * (1.0 - negatives - ops.eye(ops.shape(a)[0])), axis=1)
+    has_negative = ops.cast(ops.sum(negatives, axis=1) > 0, "float32")
+    return ops.sum((contrast - matched) * has_negative) / ops.maximum(ops.sum(has_negative), 1.0)
+
+
 def multilabel_bce(labels, predictions, from_logits=False):
     """Style-tag baseline: binary cross-entropy, mean over tags and batch.
 

@@ -71,8 +71,12 @@ def restore(name):
     """
     folder = checkpoint_dir(name)
     meta_graph = tf.compat.v1.MetaGraphDef.FromString((folder / ".meta").read_bytes())
-    for node in meta_graph.graph_def.node:  # a gradient node's recorded shape contradicts its inputs
-        node.attr.pop("_output_shapes", None)
+    for node in meta_graph.graph_def.node:
+        node.attr.pop("_output_shapes", None)  # a gradient node's recorded shape contradicts its inputs
+        if "seed2" in node.attr and not (node.attr["seed"].i or node.attr["seed2"].i):
+            # dropout's random ops (never run at inference) get a fixed seed, so that the session also runs
+            # in a process that trained first: the trainer enables op determinism, which refuses unseeded ops
+            node.attr["seed2"].i = 1
     graph = tf.Graph()
     session = tf.compat.v1.Session(graph=graph)
     with graph.as_default():

@@ -18,6 +18,7 @@ def _benchmark(args):
         epochs=args.epochs,
         progress=not args.no_progress,
         command=command,
+        backend=args.backend,
     )
     for what, message in result.failures:
         print(f"left out: {what}: {message}", file=sys.stderr)
@@ -25,6 +26,8 @@ def _benchmark(args):
 
 
 def add_commands(commands):
+    from musiczoo.cli import add_backend_option
+
     parser = commands.add_parser(
         "benchmark",
         help="score models next to the mel-stats and random-init baselines on tasks",
@@ -55,5 +58,6 @@ def add_commands(commands):
     )
     parser.add_argument("--cache", metavar="DIR", help="embedding cache (default OUT/cache)")
     parser.add_argument("--epochs", type=int, default=30, help="MLP probe epochs (default 30, the Discogs protocol)")
+    add_backend_option(parser, "every graph")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=_benchmark)

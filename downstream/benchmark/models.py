@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from musiczoo.extractors.extract import embed_audio
-from musiczoo.extractors.graph import Graph, predictor
+from musiczoo.extractors.graph import DEFAULT_BACKEND, Graph, predictor
 from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
 from musiczoo.fileio import atomic_save_npy, sha256
 from musiczoo.zoo.run import is_run, read_record
@@ -43,15 +43,18 @@ class MelStats:
 
 
 class GraphEmbedder:
-    """A frozen graph's embeddings output through Essentia's wrapper: ``audio -> (patches, dim)``."""
+    """A frozen graph's embeddings output on ``backend`` (Essentia's wrapper by default): ``audio -> (patches, dim)``.
 
-    def __init__(self, path):
-        self.graph = Graph(path)
-        self.key = sha256(self.graph.path)[:16]
+    The cache key is the graph's hash, and the back-end's name beside it when that is not Essentia.
+    """
+
+    def __init__(self, path, backend=DEFAULT_BACKEND):
+        self.graph, self.backend = Graph(path), backend
+        self.key = sha256(self.graph.path)[:16] + ("" if backend == DEFAULT_BACKEND else f"-{backend}")
         self._predict = None
 
     def __call__(self, audio):
-        self._predict = self._predict or predictor(self.graph)
+        self._predict = self._predict or predictor(self.graph, backend=self.backend)
         return np.asarray(embed_audio(audio, self.graph, self._predict))
 
 
@@ -105,7 +108,7 @@ def _random_init(name, overrides, seeds, work):
     return graphs
 
 
-def resolve_model(spec, specs, seeds, work):
+def resolve_model(spec, specs, seeds, work, backend=DEFAULT_BACKEND):
     """The :class:`Model` for one ``[NAME=]MODEL`` string; ``specs``: all of them (for ``random-init``)."""
     from musiczoo.zoo.registry import resolve_graph
 
@@ -116,11 +119,11 @@ def resolve_model(spec, specs, seeds, work):
         name = source.partition(":")[2]
         name, overrides = (name, {}) if name else _architecture([s for s in specs if s != spec])
         graphs = _random_init(name, overrides, seeds, work)
-        return Model(label or RANDOM_INIT, [GraphEmbedder(g) for g in graphs], spec)
+        return Model(label or RANDOM_INIT, [GraphEmbedder(g, backend) for g in graphs], spec)
     if is_run(source):
-        return Model(label or Path(source).resolve().name, [GraphEmbedder(_exported_run(source, work))], spec)
+        return Model(label or Path(source).resolve().name, [GraphEmbedder(_exported_run(source, work), backend)], spec)
     path = resolve_graph(source)
-    return Model(label or Path(source).stem, [GraphEmbedder(path)], spec)
+    return Model(label or Path(source).stem, [GraphEmbedder(path, backend)], spec)
 
 
 def audio_key(path, seconds):

@@ -144,13 +144,16 @@ def summarise(scores):
     return pd.DataFrame(rows, columns=["task", "model", "metric", "mean", "ci95", "seeds"])
 
 
-def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, progress=True, command=None):
+def benchmark(
+    models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, progress=True, command=None, backend="essentia"
+):
     """Benchmark ``models`` (``[NAME=]MODEL`` strings; see :mod:`.models`) on ``tasks`` (a tasks file).
 
     Writes ``out_dir/report.md``, ``report.html``, ``scores.csv`` (every seed) and
     ``summary.csv``; returns the :class:`Benchmark`. ``k``: stack sizes ranked (every
     combination of the models; ``()`` for none). A model that fails to load, a task that cannot
-    be scored, a file that does not decode: reported, and the rest goes on.
+    be scored, a file that does not decode: reported, and the rest goes on. ``backend`` runs every
+    graph (``musiczoo.extractors.graph.BACKENDS``).
     """
     from musiczoo.downstream.benchmark.report import write_report
 
@@ -158,7 +161,7 @@ def benchmark(models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, pr
     out_dir = Path(out_dir)
     taskset = read_tasks(tasks)
     cache = EmbeddingCache(cache or out_dir / "cache")
-    singles, rows, failures = resolve_models(list(models), seeds, cache.root)
+    singles, rows, failures = resolve_models(list(models), seeds, cache.root, backend)
     seconds["resolve"] = time.perf_counter() - started
 
     paths = taskset.catalogue.path.tolist()
@@ -252,7 +255,7 @@ def _unit_scale(tracks):
     return [t / scale for t in tracks]
 
 
-def resolve_models(specs, seeds, work):
+def resolve_models(specs, seeds, work, backend="essentia"):
     """``(models, rows, failures)``: every model to embed with, each report row's models, what did not load.
 
     A ``stack:A+B`` part is a row name given beside it (``x=...``) or a model spec of its own.
@@ -263,7 +266,7 @@ def resolve_models(specs, seeds, work):
     for spec in dict.fromkeys(plain + [p for parts in stacks.values() for p in parts]):
         if spec in plain or not any(m.name == spec for m in models.values()):
             try:
-                models[spec] = resolve_model(spec, specs, seeds, work)
+                models[spec] = resolve_model(spec, specs, seeds, work, backend)
             except Exception as error:  # noqa: BLE001 - a model that does not load is reported, the rest go on
                 failures.append((f"model {spec}", f"{type(error).__name__}: {error}"))
     by_name = {m.name: m for m in models.values()}

@@ -31,7 +31,7 @@ except ImportError as error:  # pragma: no cover - depends on the set-up
 from musiczoo.extractors.audio import SAMPLE_RATE, SILENCE
 from musiczoo.fileio import atomic_write
 from musiczoo.progress import progress_bar
-from musiczoo.train.catalogues.isolation import run_isolated
+from musiczoo.isolation import run_isolated
 
 SOUNDFONT = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 SUSTAIN, PEDAL_DOWN = 64, 64  # controller number, and the value from which the pedal is down

@@ -156,6 +156,8 @@ def write_catalogue(frame, path):
 
 def read_catalogue(path):
     """The catalogue at ``path`` as pandas: python lists in list columns, ``year`` as Int64."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"catalogue not found: {path} (`musiczoo data build ... -o DIR` writes one)")
     table = pq.read_table(path)
     frame = pd.DataFrame({name: table.column(name).to_pylist() for name in table.column_names})
     frame["year"] = frame.year.astype("Int64")

@@ -1,0 +1,228 @@
+"""ONNX: every family's export equals its frozen graph (1e-5, batch 1 and 7), and `--backend onnx` equals Essentia.
+
+Parity is measured on mel patches of the real clips (random rows for a classifier head), for each
+output of the metadata's schema, at batch 1, 7 and all patches: 1e-5 relative, or three times the
+frozen graph's own float32 noise (the same patches run one by one) where that is more, as in
+test_export (EfficientNet's LayerNorm + tanh projection: TensorFlow 1.1e-5 off itself, ONNX 2e-5).
+The ``onnx`` back-end (TensorFlow mel + onnxruntime) is compared with the ``essentia`` back-end on
+the real clips end to end; a model without its ``.onnx``, or with ONNX only, gets a message naming
+the export command.
+"""
+
+import importlib.util
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import musiczoo  # noqa: F401  (Essentia before TensorFlow)
+import keras
+from conftest import CLIPS, MUSICNN_GRAPH, clip_paths, relative_error, require, write_wav
+from musiczoo.cli import main
+from musiczoo.extractors.extract import extract
+from musiczoo.extractors.graph import Graph, patch_count, predictor
+from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.zoo import export, onnx, registry
+from test_essentia_calls import era_entry
+from test_initialisation import TINY
+
+HAS_ONNX = all(importlib.util.find_spec(module) for module in ("tf2onnx", "onnxruntime"))
+needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason=f"needs tf2onnx and onnxruntime: {onnx.INSTALL}")
+TOLERANCE = 1e-5  # ONNX vs the frozen graph, relative to the output's scale
+NOISE_FACTOR = 3
+BACKEND_TOLERANCE = 1e-3  # `--backend onnx` (TensorFlow mel) vs `essentia`: the mels agree to ~1e-4
+BATCHES = (1, 7)
+EFFNET = "discogs_track_embeddings-effnet"
+# The widths of tests/test_export.py (EfficientNet-B0 at full size); the era CNN at its tiny filters.
+ZOO = {
+    "effnet": (lambda: registry.get(EFFNET), {}),
+    "vggish": (lambda: registry.get("playlist_co_embeddings-vggish"), {"width": 0.125}),
+    "resnet50": (lambda: registry.get("playlist_co_embeddings-resnet50"), {"width": 0.125, "blocks": (1, 1, 1, 1)}),
+    "era_cnn": (era_entry, TINY["era_cnn"]),
+}
+PRETRAINED = ("msd-musicnn", "msd-vgg")
+CASES = [*ZOO, "head", *PRETRAINED]
+
+
+def cut(audio, size, hop):
+    mel = essentia_melspectrogram(audio, MUSICNN)
+    return np.stack([mel[i * hop : i * hop + size] for i in range(patch_count(len(mel), size, hop))])
+
+
+def zoo_export(family, out_dir, clip_audio):
+    """A random-init zoo model, batch norm calibrated on real patches, exported as .pb and .onnx."""
+    make_entry, overrides = ZOO[family]
+    entry = make_entry()
+    keras.utils.set_random_seed(4)
+    model = registry.build(entry, **overrides)
+    frames, hop = entry["inference"]["patch_size"], entry["inference"]["patch_hop_size"]
+    export.calibrate_batchnorm(model, np.concatenate([cut(audio, frames, hop) for audio in clip_audio.values()]))
+    return export.export_model(model, entry, out_dir, register=False, format="both")
+
+
+def head_export(out_dir):
+    from musiczoo.downstream import EmbeddingClassifier, export_head
+    from test_downstream import blobs
+
+    X, y = blobs(40, dim=1280)
+    classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
+    return export_head(classifier, out_dir, "toy-head", EFFNET, format="both")
+
+
+def pretrained_export(name, out_dir):
+    """A pretrained import converted the way `musiczoo export NAME --format onnx` does."""
+    if importlib.util.find_spec("musicnn") is None:
+        pytest.skip("needs the musicnn wheel (pip install --no-deps musicnn)")
+    from musiczoo.zoo.pretrained import import_model
+
+    return export.export_graph(import_model(name, out_dir, register=False))
+
+
+@pytest.fixture(scope="module", params=CASES)
+def exported(request, tmp_path_factory, clip_audio):
+    """(family, .pb path with its .onnx and .json beside it)."""
+    out_dir = tmp_path_factory.mktemp(request.param)
+    with pytest.MonkeyPatch.context() as patch:  # set up before the per-test home: never the user's registry
+        patch.setenv("MUSICZOO_HOME", str(out_dir / "home"))
+        if request.param in ZOO:
+            return request.param, zoo_export(request.param, out_dir, clip_audio)
+        if request.param == "head":
+            return "head", head_export(out_dir)
+        return request.param, pretrained_export(request.param, out_dir)
+
+
+def inputs(family, metadata, clip_audio, frames=None):
+    """Real mel patches of the graph's patch length (or ``frames``), or embedding rows for a head."""
+    if family == "head":
+        return np.random.default_rng(0).normal(size=(9, 1280)).astype(np.float32) * 3
+    frames = frames or metadata["inference"].get("patch_size") or metadata["schema"]["inputs"][0]["shape"][0]
+    return np.concatenate([cut(audio, frames, 62) for audio in clip_audio.values()])
+
+
+def frozen_graph(path, input_name, tensor):
+    """The frozen graph itself, in TensorFlow: rows -> ``tensor``."""
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef.FromString(path.read_bytes())
+    imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    pruned = imported.prune(imported.graph.get_tensor_by_name(input_name), imported.graph.get_tensor_by_name(tensor))
+    return lambda rows: pruned(tf.constant(rows))
+
+
+@needs_onnx
+def test_onnx_matches_the_frozen_graph(exported, clip_audio):
+    family, path = exported
+    metadata = json.loads(path.with_suffix(".json").read_text())
+    session = onnx.session(path.with_suffix(".onnx"))
+    feed = session.get_inputs()[0].name
+    assert feed == metadata["onnx"]["schema"]["inputs"][0]["name"] == f"{metadata['schema']['inputs'][0]['name']}:0"
+    assert "onnx" in metadata["model_types"] and metadata["onnx"]["opset"] == onnx.OPSET
+    rows = inputs(family, metadata, clip_audio)
+    lengths = [rows] + ([inputs(family, metadata, clip_audio, 187)] if registry.takes_any_length(metadata) else [])
+    for tf_output, onnx_output in zip(metadata["schema"]["outputs"], metadata["onnx"]["schema"]["outputs"]):
+        assert onnx_output["name"] == onnx.tensor_name(tf_output["name"])
+        assert onnx_output["output_purpose"] == tf_output["output_purpose"]
+        assert onnx_output["shape"][0] == "batch_size"
+        reference = frozen_graph(path, feed, onnx_output["name"])
+        for patches in lengths:  # the trained length, and another one where the graph takes any
+            whole = np.asarray(reference(patches))
+            singles = np.concatenate([np.asarray(reference(patches[i : i + 1])) for i in range(len(patches))])
+            bound = max(TOLERANCE, NOISE_FACTOR * relative_error(singles, whole))
+            for batch in (*BATCHES, len(patches)):
+                got = session.run([onnx_output["name"]], {feed: patches[:batch]})[0]
+                assert got.shape == whole[:batch].shape and whole.std() > 1e-3
+                assert relative_error(got, whole[:batch]) <= bound, (onnx_output["name"], batch)
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    """The first 10 s of every real clip, as 16 kHz wav."""
+    from musiczoo.extractors.audio import load_audio
+
+    folder = tmp_path_factory.mktemp("clips")
+    for path in clip_paths():
+        write_wav(folder / f"{path.stem[:24]}.wav", load_audio(path)[: 10 * 16000])
+    return folder
+
+
+def backends_agree(graph, clip_dir, out, node=None):
+    runs = {
+        backend: extract(graph, [clip_dir], out / backend, node=node, backend=backend, progress=False)
+        for backend in ("essentia", "onnx")
+    }
+    assert (runs["onnx"].status == "ok").all() and len(runs["onnx"]) == len(clip_paths())
+    errors = []
+    for row in runs["essentia"].itertuples():
+        reference, candidate = (np.load(out / backend / row.embeddings) for backend in runs)
+        assert candidate.shape == reference.shape
+        errors.append(relative_error(candidate, reference))
+    assert max(errors) <= BACKEND_TOLERANCE, errors
+    return runs
+
+
+@needs_onnx
+def test_onnx_backend_gives_the_essentia_embeddings_on_the_real_clips(clip_dir, tmp_path):
+    """The official MusiCNN (converted by `musiczoo export MODEL.pb -o OUT --format both`) and a zoo EffNet."""
+    require(CLIPS)
+    official = tmp_path / "official"
+    assert main(["export", str(require(MUSICNN_GRAPH)), "-o", str(official), "--format", "both"]) == 0
+    graph = official / MUSICNN_GRAPH.name
+    assert json.loads(graph.with_suffix(".json").read_text())["onnx"]["schema"]["outputs"][1]["shape"] == [
+        "batch_size",
+        200,
+    ]
+    backends_agree(graph, clip_dir, tmp_path / "musicnn", "predictions")
+    effnet = export.export_random_init(EFFNET, tmp_path / "effnet", format="both")
+    runs = backends_agree(effnet, clip_dir, tmp_path / "effnet-run")
+    assert (runs["onnx"].dim == 1280).all()
+    provenance = json.loads((tmp_path / "effnet-run" / "onnx" / "extract.json").read_text())
+    assert provenance["backend"] == "onnx"
+
+
+@needs_onnx
+def test_a_model_without_its_onnx_names_the_export_command(tmp_path, capsys, clip_dir):
+    graph = tmp_path / MUSICNN_GRAPH.name
+    shutil.copy(require(MUSICNN_GRAPH), graph)
+    with pytest.raises(FileNotFoundError, match=f"convert it with `musiczoo export {graph} --format onnx`"):
+        predictor(Graph(graph), backend="onnx")
+    assert main(["extract", str(graph), str(clip_dir), "-o", str(tmp_path / "out"), "--backend", "onnx"]) == 2
+    assert f"musiczoo export {graph} --format onnx" in capsys.readouterr().err
+    assert main(["export", str(graph)]) == 2  # --format pb: it is a frozen graph already
+    assert "--format onnx (or both) converts it" in capsys.readouterr().err
+    export.export_graph(graph)  # in place: the .onnx beside the .pb, and a JSON naming both
+    assert json.loads(graph.with_suffix(".json").read_text())["model_types"] == ["frozen_model", "onnx"]
+    with pytest.raises(ValueError, match="model/dense/Relu:0 is not an output of its ONNX graph"):
+        predictor(Graph(graph), "model/dense/Relu", backend="onnx")
+
+
+@needs_onnx
+def test_an_onnx_only_export_is_registered_and_runs_on_onnx_only(tmp_path, capsys, clip_dir):
+    out = tmp_path / "models"
+    assert main(["export", "--random-init", EFFNET, "-o", str(out), "--format", "onnx"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{EFFNET}.json", f"{EFFNET}.onnx"]
+    assert registry.exports()[EFFNET] == str((out / f"{EFFNET}.onnx").resolve())
+    assert json.loads((out / f"{EFFNET}.json").read_text())["model_types"] == ["onnx"]
+    summary = extract(EFFNET, [clip_dir], tmp_path / "onnx", backend="onnx", progress=False)
+    assert (summary.status == "ok").all() and (summary.dim == 1280).all()
+    assert main(["extract", EFFNET, str(clip_dir), "-o", str(tmp_path / "essentia")]) == 2
+    assert "(an ONNX-only export): export it again with --format both" in capsys.readouterr().err
+
+
+def test_missing_onnxruntime_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r'pip install "musiczoo\[onnx\]"'):
+        onnx.session("model.onnx")
+
+
+@needs_onnx
+def test_the_benchmark_embeds_on_onnx_under_its_own_cache_key(tmp_path, clip_dir):
+    from musiczoo.downstream.benchmark.models import GraphEmbedder
+    from musiczoo.extractors.audio import load_audio
+
+    graph = export.export_random_init(EFFNET, tmp_path, format="both", register=False, **TINY["efficientnet_b0"])
+    audio = load_audio(next(clip_dir.iterdir()))
+    essentia, on_onnx = GraphEmbedder(graph), GraphEmbedder(graph, "onnx")
+    assert relative_error(on_onnx(audio), essentia(audio)) <= BACKEND_TOLERANCE
+    assert on_onnx.key == f"{essentia.key}-onnx"
