@@ -128,8 +128,9 @@ def graph_function(graph, node=None):
     """The frozen graph as a TensorFlow function: mel patches ``(batch, frames, bands)`` -> ``node``."""
     import tensorflow as tf
 
-    fetch = graph.node_name(node)
-    fetch = fetch if ":" in fetch else f"{fetch}:0"
+    from musiczoo.zoo.onnx import tensor_name
+
+    fetch = tensor_name(graph.node_name(node))
     imported = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph.graph_def, name=""), [])
     pruned = imported.prune(
         imported.graph.get_tensor_by_name(f"{graph.input}:0"), imported.graph.get_tensor_by_name(fetch)

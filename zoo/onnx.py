@@ -27,7 +27,7 @@ def require(module):
 
 
 def tensor_name(node):
-    """The tensor of a graph node, as ONNX names it: ``model/Sigmoid`` -> ``model/Sigmoid:0``."""
+    """The tensor of a graph node, as TensorFlow and ONNX name it: ``model/Sigmoid`` -> ``model/Sigmoid:0``."""
     return node if ":" in node else f"{node}:0"
 
 
