@@ -1,5 +1,8 @@
-"""Shared by the benchmarks: a catalogue of the real clips, and a training step's patch rate."""
+"""Shared by the benchmarks: a catalogue of the real clips, a training run's step, loop and input
+rates, and timings taken interleaved (the machine may be shared: ratios stay fair under load)."""
 
+import os
+import statistics
 import time
 from pathlib import Path
 
@@ -10,20 +13,28 @@ import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIPS = DATA / "clips"
+STAT = ["size", "mtime_ns"]  # a store index's record of the file read
+
+
+def clips():
+    """The real clips' paths."""
+    paths = sorted(CLIPS.glob("*.ogg"))
+    if not paths:
+        raise SystemExit(f"needs the real clips in {CLIPS}")
+    return paths
 
 
 def clip_catalogue(folder, copies=1):
     """A catalogue of the real clips (each listed ``copies`` times under new ids), and its store.
 
     Metadata is synthetic but associative: release = clip, artist = pair of clips, label = four
-    clips, playlists mix clips; every pair generator has pairs.
+    clips, playlists mix clips; every pair generator has pairs. Each clip is decoded once: its
+    copies share its mels.
     """
     from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
-    from musiczoo.train.store import build_store
+    from musiczoo.train.store import DTYPE, FeatureStore, _write_shard, build_store
 
-    paths = sorted(CLIPS.glob("*.ogg"))
-    if not paths:
-        raise SystemExit(f"needs the real clips in {CLIPS}")
+    paths = clips()
     rows = [
         {
             "track_id": f"c{clip}k{copy}",
@@ -39,26 +50,97 @@ def clip_catalogue(folder, copies=1):
     ]
     folder = Path(folder)
     write_catalogue(catalogue_frame(rows), folder / "catalogue.parquet")
-    build_store(pd.read_parquet(folder / "catalogue.parquet"), folder / "features", workers=2, progress=False)
-    return folder / "catalogue.parquet", folder / "features"
+    catalogue = pd.read_parquet(folder / "catalogue.parquet")
+    build_store(catalogue.drop_duplicates("path"), folder / "clips", workers=2, progress=False)
+    decoded = FeatureStore(folder / "clips")
+    store = folder / "features"
+    build_store(catalogue[:0], store, progress=False)  # an empty store, then one shard of every copy
+    clip = decoded.index.set_index("path")
+    _write_shard(
+        store,
+        0,
+        [
+            (track, path, clip.duration[path], decoded.mel(clip.track_id[path]).astype(DTYPE), "", clip.loc[path, STAT])
+            for track, path in zip(catalogue.track_id, catalogue.path)
+        ],
+        decoded.meta["bands"],
+    )
+    return folder / "catalogue.parquet", store
 
 
-def train_step_rate(config, run_dir, steps=5):
-    """Seconds per training step and patches consumed per second (data excluded), after one warm-up."""
+def load():
+    """The machine's load averages (1, 5, 15 min) next to its cores, for a table's header."""
+    return f"load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores"
+
+
+def interleaved(measures, repeats):
+    """Median seconds of each ``name -> callable`` (called once to warm up), the calls alternating."""
+    for measure in measures.values():
+        measure()
+    seconds = {name: [] for name in measures}
+    for _ in range(repeats):
+        for name, measure in measures.items():
+            start = time.perf_counter()
+            measure()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+class TrainingRates:
+    """Callables that run ``steps`` training steps of a built :class:`~musiczoo.train.trainer.Trainer`:
+    the step alone on batches already in memory, the trainer's loop (its input pipeline feeding the
+    step), and the input pipeline alone. ``patches``: patches one step consumes."""
+
+    def __init__(self, trainer, steps):
+        from musiczoo.train.distribute import distributed_batches
+
+        if trainer.steps(0) < steps:
+            raise ValueError(f"the catalogue gives {trainer.steps(0)} steps an epoch, fewer than {steps}")
+        self.trainer, self.train_step, self.steps = trainer, trainer.step_function(), steps
+        self.batches = lambda: distributed_batches(trainer.strategy, trainer.train_data, 0, 0, steps)
+        self.held = list(self.batches())
+        first = trainer.batches(0, 0)
+        self.patches = sum(len(b["anchor"]) + len(b.get("positive", [])) for b in first)
+
+    def step(self):
+        for batches in self.held:
+            self._train(batches)
+
+    def loop(self):
+        for batches in self.batches():
+            self._train(batches)
+
+    def pipeline(self):
+        for _ in self.batches():
+            pass
+
+    def paced(self, patches_per_second):
+        """The loop with a stand-in step that takes as long as a device consuming ``patches_per_second``
+        (a sleep: like a device step, it holds neither the GIL nor a core)."""
+        for _ in self.batches():
+            time.sleep(self.patches / patches_per_second)
+
+    def _train(self, batches):
+        loss, top1 = self.train_step(batches)
+        float(loss), float(top1)  # as the trainer's loop: the host waits for every step
+
+
+def built_trainer(config, run_dir):
+    """A :class:`~musiczoo.train.trainer.Trainer` of a config mapping, its variables built."""
     from musiczoo.train.config import resolve
     from musiczoo.train.trainer import Trainer
 
     trainer = Trainer(resolve(config), run_dir)
     trainer.build()
-    step = trainer.step_function()
-    batches = [trainer.batches(0, s % trainer.steps(0)) for s in range(steps + 1)]
-    step(batches[0])  # tracing
-    start = time.perf_counter()
-    for batch in batches[1:]:
-        float(step(batch)[0])
-    seconds = (time.perf_counter() - start) / steps
-    patches = sum(len(b["anchor"]) + len(b.get("positive", [])) for b in batches[1])
-    return seconds, patches / seconds, trainer.model
+    return trainer
+
+
+def train_step_rate(config, run_dir, steps=5):
+    """Seconds per training step and patches consumed per second (data excluded), after one warm-up."""
+    trainer = built_trainer(config, run_dir)
+    rates = TrainingRates(trainer, min(steps, trainer.steps(0)))
+    seconds = interleaved({"step": rates.step}, 1)["step"] / rates.steps
+    return seconds, rates.patches / seconds, trainer.model
 
 
 def table(rows, columns):

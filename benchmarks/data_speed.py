@@ -1,16 +1,23 @@
-"""Feature-store speed: extraction throughput with 1 and 2 workers, random-patch reads, and the
-rate at which a training step consumes patches, measured side by side in one run.
+"""Feature-store speed: extraction throughput with 1 and 2 workers, random-patch reads, the input
+pipeline, and the rate at which a training step consumes patches, measured side by side in one run.
 
     python benchmarks/data_speed.py              # the real clips, each listed 3 times
     python benchmarks/data_speed.py --copies 1   # quick check
 
 Extraction: MusiCNN mels of every catalogue track into a fresh store (decoding included),
 in x real time and tracks/s. Reads: random 128-frame patches of random tracks from the
-memory-mapped store. Consumption: patches per second that one EfficientNet-B0 COLA training step
-takes (the trainer's own step, batch 16 pairs = 32 patches), the rate the store must beat.
+memory-mapped store. Input pipeline: patches/s the trainer's ``distributed_batches`` delivers
+(store reads, pairs, tf.data with its prefetch) at ``--batch-size`` pairs, alone, and feeding a
+stand-in step paced at ``--device-rate`` patches/s (a GPU's: the issue's target): with the batches
+prefetched in the background the paced loop runs at the lower of the two rates, in series at
+1 / (1 / delivered + 1 / device rate). Consumption: patches per second that one EfficientNet-B0
+COLA training step takes here (the trainer's own step, batch 16 pairs = 32 patches), the rate the
+store must beat. Pipeline and paced
+loop are timed interleaved; the load averages head the table.
 """
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +32,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=3, help="times each clip is listed (default 3)")
     parser.add_argument("--reads", type=int, default=20000, help="random patches read (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=64, help="input pipeline pairs per step (default 64)")
+    parser.add_argument("--device-rate", type=float, default=6000, help="paced step, patches/s (default 6000)")
     args = parser.parse_args()
     from musiczoo.train.store import FeatureStore, build_store
 
@@ -48,6 +57,7 @@ def main():
             "validation_fraction": 0,
         }
         _, consumption, _ = common.train_step_rate(config, Path(tmp) / "run", steps=3)
+        delivered, paced = pipeline_rates(tmp, args.batch_size, args.device_rate)
     rows = [
         {"measure": f"extraction, {w} worker{'s' * (w > 1)}", "value": audio_seconds / seconds, "unit": "x real time"}
         for w, seconds in extraction.items()
@@ -66,10 +76,44 @@ def main():
         }
     )
     rows.append(
+        {
+            "measure": f"input pipeline, batch {args.batch_size} pairs",
+            "value": delivered,
+            "unit": "patches/s",
+            "ratio_to_training": delivered / consumption,
+        }
+    )
+    rows.append(
+        {
+            "measure": f"input pipeline feeding a step paced at {args.device_rate:,.0f} patches/s",
+            "value": paced,
+            "unit": "patches/s",
+            "ratio_to_training": paced / consumption,
+        }
+    )
+    rows.append(
         {"measure": "EffNet-B0 COLA training step", "value": consumption, "unit": "patches/s", "ratio_to_training": 1.0}
     )
-    print(f"{len(tracks)} tracks, {audio_seconds / 60:.1f} min of audio\n")
+    print(f"{len(tracks)} tracks, {audio_seconds / 60:.1f} min of audio; {common.load()}\n")
     common.table(rows, COLUMNS)
+
+
+def pipeline_rates(tmp, batch_size, device_rate, steps=8, repeats=3):
+    """Patches/s the trainer's input pipeline delivers alone, and to a step paced at ``device_rate``."""
+    copies = math.ceil(batch_size * steps / len(common.clips()))  # track pairs: one a track and epoch
+    catalogue, store = common.clip_catalogue(Path(tmp) / "pipeline", copies)
+    config = {
+        "model": "discogs_artist_embeddings-effnet",
+        "catalogue": str(catalogue),
+        "store": str(store),
+        "backbone": {"width": 0.25, "depth": 0.25},  # no step runs: the model only has to exist
+        "objectives": [{"pairs": "track", "loss": "cola"}],
+        "batch_size": batch_size,
+        "validation_fraction": 0,
+    }
+    rates = common.TrainingRates(common.built_trainer(config, Path(tmp) / "pipeline-run"), steps)
+    seconds = common.interleaved({"alone": rates.pipeline, "paced": lambda: rates.paced(device_rate)}, repeats)
+    return steps * rates.patches / seconds["alone"], steps * rates.patches / seconds["paced"]
 
 
 if __name__ == "__main__":

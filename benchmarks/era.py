@@ -4,7 +4,7 @@ and without the life years), several seeds, the paper's Table 1 with mean and sp
     python benchmarks/era.py -o bench/era                          # the proof: 3 seeds, the configs' sizes
     python benchmarks/era.py -o /tmp/era --seeds 1 --epochs 1 --steps 2   # a quick check that it runs
 
-Data (see configs/recipe_asap_artist.yaml): ``data/asap/train.parquet`` (validation: 10% of its
+Data (see configs/recipe_asap.yaml): ``data/asap/train.parquet`` (validation: 10% of its
 performances), ``held_out.parquet`` (the test set: works never trained on) and ``data/asap/features``.
 Years are the composers' work years (``../shared/data/composers`` dates); classes span the whole
 catalogue's range so that the test set's years have a class. Writes ``OUT/era.md`` and ``.csv``
@@ -31,11 +31,10 @@ def _train(config, run, overrides):
     from musiczoo.train.config import read_config
     from musiczoo.train.trainer import train
 
-    if not (run / "run.json").exists() or not (run / "log.csv").exists():
-        path = ROOT / "configs" / f"{config}.yaml"
-        raw = read_config(path, paths=("catalogue", "store", "text.table", "text.composers"))
-        text = raw.get("text") and raw["text"] | overrides.pop("text", {})
-        train(raw | overrides | ({"text": text} if text else {}), run, progress=False)
+    path = ROOT / "configs" / f"{config}.yaml"
+    raw = read_config(path, paths=("catalogue", "store", "text.table", "text.composers"))
+    text = raw.get("text") and raw["text"] | overrides.pop("text", {})
+    train(raw | overrides | ({"text": text} if text else {}), run, resume=True, progress=False)  # finished: no step
     return run
 
 

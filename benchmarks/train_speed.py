@@ -1,21 +1,32 @@
-"""Training throughput per backbone and objective, next to the FLOP bound of this machine.
+"""Training throughput: EfficientNet-B0 COLA's step, loop and input pipeline; each backbone next to the FLOP bound.
 
-    python benchmarks/train_speed.py                   # full-size backbones, batch 16 pairs
-    python benchmarks/train_speed.py --width 0.25      # quick check
+    python benchmarks/train_speed.py                 # EffNet-B0 COLA, batch 64 pairs (128 patches a step)
+    python benchmarks/train_speed.py --quick         # the same at width 0.25, batch 16 pairs: about a minute
+    python benchmarks/train_speed.py --backbones     # also every backbone's step next to the FLOP bound
+    python benchmarks/train_speed.py --threads 2,1   # intra-op, inter-op thread pools (tf.config.threading)
 
-For each (backbone, objective): seconds per training step (the trainer's own distributed step,
-data excluded), patches consumed per second, forward GFLOP per patch (TensorFlow's profiler on
-the frozen graph), and the FLOP bound: measured matmul GFLOP/s / (3 x forward GFLOP per patch),
-forward + backward being ~3 forward passes. ``efficiency`` = measured / bound. On a GPU the same
-is measured again with mixed precision and with XLA; this machine's CPU runs float32 only.
+EffNet-B0 COLA, for each variant (float32, XLA ``jit_compile``; on a GPU also mixed precision, with
+and without XLA): patches per second of
+  step      the trainer's step on batches already in memory (data excluded),
+  loop      the trainer's loop: ``distributed_batches`` (feature store, pairs, tf.data prefetch) feeding the step,
+  pipeline  ``distributed_batches`` alone: what the input pipeline delivers,
+timed interleaved (every measure in turn, ``--repeats`` times, the median) so that ratios stay fair on
+a shared machine; the load averages head the table. ``bound``: the FLOP bound, measured matmul
+GFLOP/s / (3 x forward GFLOP per patch: forward + backward ~ 3 forward passes); ``efficiency`` =
+step / bound.
+
+``--backbones``: for each (backbone, objective), seconds per training step and patches/s of the
+step alone at ``--backbone-batch`` pairs, next to its FLOP bound.
 """
 
 import argparse
+import math
 import tempfile
 
 import common
 import tensorflow as tf
 
+EFFNET = "discogs_artist_embeddings-effnet"
 CASES = [  # backbone model, objective, pairs (a step costs the same whatever association made the pairs)
     ("discogs_artist_embeddings-effnet", "cola", "track"),
     ("discogs_style_tags-effnet", "multilabel", None),
@@ -25,46 +36,122 @@ CASES = [  # backbone model, objective, pairs (a step costs the same whatever as
 COLUMNS = ["model", "loss", "precision", "step_s", "patches_s", "gflop_patch", "bound_patches_s", "efficiency"]
 
 
+LOOP_COLUMNS = ["variant", "step_s", "step_patches_s", "loop_patches_s", "loop/step", "pipeline/step", "efficiency"]
+
+
+def backbone_overrides(model, width):
+    """The backbone keys that shrink ``model`` to ``width`` (EfficientNet: depth too)."""
+    if width == 1:
+        return {}
+    return {"width": width, "depth": width} if "effnet" in model else {"width": width}
+
+
+def training_config(model, loss, pairs, catalogue, store, batch_size, width, **extra):
+    return {
+        "model": model,
+        "catalogue": str(catalogue),
+        "store": str(store),
+        "backbone": backbone_overrides(model, width),
+        "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
+        "batch_size": batch_size,
+        "validation_fraction": 0,
+        "epochs": 1,
+        **extra,
+    }
+
+
+def variants(gpu):
+    """Precision and compilation variants: float32 and XLA everywhere, mixed precision on a GPU."""
+    mixed = {"mixed_precision": True}
+    return {"float32": {}, "xla": {"jit_compile": True}} | (
+        {"mixed_float16": mixed, "mixed_float16+xla": mixed | {"jit_compile": True}} if gpu else {}
+    )
+
+
+def effnet_rows(args, tmp, gpu, peak):
+    """EffNet-B0 COLA: step, loop and pipeline of every variant, interleaved."""
+    catalogue, store = common.clip_catalogue(tmp, copies=math.ceil(args.batch_size * args.steps / len(common.clips())))
+    rates = {
+        name: common.TrainingRates(
+            common.built_trainer(
+                training_config(EFFNET, "cola", "track", catalogue, store, args.batch_size, args.width, **extra),
+                f"{tmp}/{name}",
+            ),
+            args.steps,
+        )
+        for name, extra in variants(gpu).items()
+    }
+    measures = {"pipeline": next(iter(rates.values())).pipeline}
+    for name, rate in rates.items():
+        measures |= {f"{name} step": rate.step, f"{name} loop": rate.loop}
+    print(f"EffNet-B0 COLA, batch {args.batch_size} pairs, {args.steps} steps a measure, median of {args.repeats}")
+    print(f"{common.load()} (before timing)")
+    seconds = common.interleaved(measures, args.repeats)
+    print(f"{common.load()} (after)\n")
+    any_rate = next(iter(rates.values()))
+    bound = peak / (3 * common.flops_per_patch(any_rate.trainer.model) / 1e9)
+    per_second = {name: args.steps * any_rate.patches / value for name, value in seconds.items()}
+    rows = [
+        {
+            "variant": name,
+            "step_s": seconds[f"{name} step"] / args.steps,
+            "step_patches_s": per_second[f"{name} step"],
+            "loop_patches_s": per_second[f"{name} loop"],
+            "loop/step": per_second[f"{name} loop"] / per_second[f"{name} step"],
+            "pipeline/step": per_second["pipeline"] / per_second[f"{name} step"],
+            "efficiency": per_second[f"{name} step"] / bound,
+        }
+        for name in rates
+    ]
+    common.table(rows, LOOP_COLUMNS)
+    print(f"\ninput pipeline alone: {per_second['pipeline']:,.0f} patches/s; FLOP bound {bound:,.1f} patches/s")
+
+
+def backbone_rows(args, tmp, gpu, peak):
+    """Each (backbone, objective): the step alone next to its FLOP bound."""
+    batch = args.backbone_batch
+    catalogue, store = common.clip_catalogue(f"{tmp}/backbones", copies=max(4, 2 * batch // 8))
+    rows = []
+    for model, loss, pairs in CASES:
+        for precision, extra in variants(gpu).items():
+            config = training_config(model, loss, pairs, catalogue, store, batch, args.width, **extra)
+            seconds, rate, keras_model = common.train_step_rate(config, f"{tmp}/{model}-{precision}", args.steps)
+            gflop = common.flops_per_patch(keras_model) / 1e9
+            bound = peak / (3 * gflop)
+            rows.append(dict(zip(COLUMNS, (model, loss, precision, seconds, rate, gflop, bound, rate / bound))))
+    print(f"\nper backbone, batch {batch} pairs; {common.load()}")
+    common.table(rows, COLUMNS)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=16, help="pairs per step (default 16)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps (default 5)")
+    parser.add_argument("--batch-size", type=int, default=64, help="EffNet-B0 COLA pairs per step (default 64)")
+    parser.add_argument("--steps", type=int, default=2, help="training steps a measure (default 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions, median (default 3)")
     parser.add_argument("--width", type=float, default=1.0, help="backbone width (default 1, the papers')")
+    parser.add_argument("--quick", action="store_true", help="width 0.25, batch 16 pairs, 2 repeats")
+    parser.add_argument("--threads", help="INTRA,INTER: TensorFlow's thread pools (default: TensorFlow's choice)")
+    parser.add_argument("--backbones", action="store_true", help="also the per-backbone table")
+    parser.add_argument("--backbone-batch", type=int, default=16, help="pairs per step there (default 16)")
     args = parser.parse_args()
-    gpu = bool(tf.config.list_physical_devices("GPU"))
+    if args.quick:
+        args.width, args.batch_size, args.repeats = 0.25, 16, 2
+    if args.threads:
+        intra, inter = map(int, args.threads.split(","))
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
     peak = common.matmul_peak()
-    print(f"device: {'GPU' if gpu else 'CPU'}; measured float32 matmul peak {peak:.1f} GFLOP/s\n")
-    variants = [("float32", {})] + (
-        [("mixed_float16", {"mixed_precision": True}), ("xla", {"jit_compile": True})] if gpu else []
-    )
-    rows = []
+    threading = tf.config.threading
+    threads = threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
+    print(f"device: {gpu or 'CPU'}; float32 matmul peak {peak:.1f} GFLOP/s; threads intra, inter {threads} (0: auto)\n")
     with tempfile.TemporaryDirectory() as tmp:
-        catalogue, store = common.clip_catalogue(tmp, copies=max(4, 2 * args.batch_size // 8))
-        for model, loss, pairs in CASES:
-            backbone = (
-                {}
-                if args.width == 1
-                else ({"width": args.width, "depth": args.width} if "effnet" in model else {"width": args.width})
-            )
-            for precision, extra in variants:
-                config = {
-                    "model": model,
-                    "catalogue": str(catalogue),
-                    "store": str(store),
-                    "backbone": backbone,
-                    "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
-                    "batch_size": args.batch_size,
-                    "validation_fraction": 0,
-                    "epochs": 1,
-                    **extra,
-                }
-                seconds, rate, keras_model = common.train_step_rate(config, f"{tmp}/{model}-{precision}", args.steps)
-                gflop = common.flops_per_patch(keras_model) / 1e9
-                bound = peak / (3 * gflop)
-                rows.append(dict(zip(COLUMNS, (model, loss, precision, seconds, rate, gflop, bound, rate / bound))))
-    common.table(rows, COLUMNS)
+        effnet_rows(args, tmp, gpu, peak)
+        if args.backbones:
+            backbone_rows(args, tmp, gpu, peak)
     if not gpu:
-        print("\nno GPU here: mixed precision and XLA rows are measured only where one is visible")
+        print("\nno GPU here: the mixed-precision rows are measured only where one is visible")
 
 
 if __name__ == "__main__":

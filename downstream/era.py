@@ -3,7 +3,8 @@
 A track's prediction averages the class probabilities of its half-overlapping patches (the
 embedding likewise); its era is the class with the highest mean. Table 1: ACC_0..3 in years
 and ACC_0..2 in decades (a year run's predicted year floored to its decade), one row per run.
-Table 2: the same on the tracks before a year, as deltas to the whole test set.
+Table 2: the same on the tracks before a year, as deltas to the whole test set. A run's mels
+are those of its front-end, the store front-end of its input bands (MUSICNN's 96, the paper's 224).
 """
 
 from pathlib import Path
@@ -30,7 +31,7 @@ class EraModel:
         self.classes = self.run.metadata["classes"]
         self.config = yaml.safe_load((self.run_dir / "config.yaml").read_text())
         self.unit = self.config["objectives"][0].get("unit", "year")
-        self.patch_size = self.run.entry["inference"]["patch_size"]
+        self.patch_size, self.bands = self.run.model.inputs[0].shape[1:]
         self.takes_text = len(self.run.model.inputs) > 1
 
     def _patches(self, mel):
@@ -63,11 +64,14 @@ class EraModel:
     def predict(self, audio_paths, artist_texts=None):
         """The era of each audio file (AudioArt-MMC also takes each file's artist text): a DataFrame."""
         from musiczoo.extractors.audio import load_audio
-        from musiczoo.extractors.mel import MUSICNN, melspectrogram
+        from musiczoo.extractors.mel import melspectrogram, store_front_end
 
         if self.takes_text and (artist_texts is None or len(artist_texts) != len(audio_paths)):
             raise ValueError("AudioArt-MMC needs one artist text per audio file")
-        mels = [melspectrogram(load_audio(str(path)), MUSICNN) for path in audio_paths]
+        spec = store_front_end(self.bands)
+        if spec is None:
+            raise ValueError(f"{self.run_dir} takes {self.bands}-band mels: no front-end of the zoo computes them")
+        mels = [melspectrogram(load_audio(str(path), spec.sample_rate), spec) for path in audio_paths]
         vectors = self.text_vectors(artist_texts) if self.takes_text else None
         probabilities, _ = self.predict_mels(mels, vectors)
         best = probabilities.argmax(1)
@@ -87,9 +91,10 @@ def predict_catalogue(model, catalogue, store):
     reads each track's artist text as its training run did, and leaves out tracks without one.
     """
     from musiczoo.train.era_text import TEXT_DEFAULTS, text_table, track_texts
-    from musiczoo.train.store import FeatureStore
+    from musiczoo.train.store import FeatureStore, check_bands
 
     features = FeatureStore(store)
+    check_bands(features, model.bands, model.run_dir)
     catalogue = era_labels.dated(catalogue[catalogue.track_id.isin(features.index.track_id)]).reset_index(drop=True)
     era_labels.class_indices(catalogue, model.classes, model.unit)  # every year within the run's classes
     vectors = None

@@ -1,6 +1,7 @@
-"""MusiCNN- and VGGish-style log-mel front-ends, computed by Essentia or by TensorFlow.
+"""MusiCNN- and VGGish-style log-mel front-ends, computed by Essentia or by TensorFlow, and the
+music-era paper's own front-end, computed by TensorFlow only.
 
-Every constant is taken from Essentia's C++ sources (MTG/essentia):
+Every constant of the Essentia front-ends is taken from Essentia's C++ sources (MTG/essentia):
 
 * ``src/algorithms/spectral/tensorflowinput{musicnn,vggish}.cpp``: the per-frame recipe
   (Windowing ``normalized=false`` -> Spectrum -> MelBands -> UnaryOperator shift/scale -> log).
@@ -31,11 +32,11 @@ MEL_BACKENDS = ("essentia", "tensorflow")  # who computes the mel: Essentia's al
 
 @dataclass(frozen=True)
 class MelSpec:
-    """Every parameter of one Essentia mel front-end; the window is always a symmetric,
+    """Every parameter of one mel front-end in Essentia's terms; the window is always a symmetric,
     unnormalized Hann of ``frame_size`` samples."""
 
     name: str
-    essentia_algorithm: str  # the Essentia algorithm that computes one frame
+    essentia_algorithm: str | None  # the Essentia algorithm that computes one frame; None: TensorFlow only
     sample_rate: int
     frame_size: int  # samples per frame, as cut by FrameCutter
     hop_size: int
@@ -55,6 +56,11 @@ class MelSpec:
     def pad_left(self) -> int:
         """Zeros before the first sample: FrameCutter starts at ``-(frameSize+1)/2``."""
         return (self.frame_size + 1) // 2
+
+    @property
+    def backend(self) -> str:
+        """The back-end that computes it by default: Essentia where it has the algorithm, else TensorFlow."""
+        return "essentia" if self.essentia_algorithm else "tensorflow"
 
 
 MUSICNN = MelSpec(
@@ -93,7 +99,38 @@ VGGISH = MelSpec(
     log_shift=0.01,
     log="ln",
 )
+# The music-era paper's own front-end (He et al. 2024): 22.05 kHz audio, 2048-sample frames, hop 512,
+# 224 mel bands up to Nyquist, 1024-frame patches (about 23.8 s). The mel scale, band normalisation and
+# compression are the zoo's, not taken from the paper: MUSICNN's Slaney mel, unit-area triangles on the
+# power spectrum, log10(10000 x + 1). No Essentia algorithm computes it: TensorFlow only, and a model
+# trained on it does not export to Essentia.
+ERA_PAPER = MelSpec(
+    name="era_paper",
+    essentia_algorithm=None,
+    sample_rate=22050,
+    frame_size=2048,
+    hop_size=512,
+    fft_size=2048,
+    n_bands=224,
+    low_hz=0.0,
+    high_hz=11025.0,
+    warping="slaneyMel",
+    weighting="linear",
+    normalize="unit_tri",
+    band_type="power",
+    log_scale=10000.0,
+    log_shift=1.0,
+    log="log10",
+)
 FRONT_ENDS = {spec.name: spec for spec in (MUSICNN, VGGISH)}  # the ``mel`` of each family in zoo.families
+# What a feature store can hold (`musiczoo data features --frontend NAME`); no two share a band count,
+# so a model's input bands name its front-end (see :func:`store_front_end`).
+STORE_FRONT_ENDS = FRONT_ENDS | {ERA_PAPER.name: ERA_PAPER}
+
+
+def store_front_end(bands: int) -> MelSpec | None:
+    """The store front-end of ``bands``-band mels, None when there is none."""
+    return next((spec for spec in STORE_FRONT_ENDS.values() if spec.n_bands == bands), None)
 
 
 def _real(formula):
@@ -201,6 +238,8 @@ def essentia_melspectrogram(audio: np.ndarray, spec: MelSpec = MUSICNN) -> np.nd
 
     The framing is the one TensorflowPredictMusiCNN / EffnetDiscogs / VGGish use internally.
     """
+    if spec.essentia_algorithm is None:
+        raise ValueError(f'no Essentia algorithm computes the {spec.name} mels: compute them with backend="tensorflow"')
     es = essentia_standard()
     compute = getattr(es, spec.essentia_algorithm)()
     frames = es.FrameGenerator(
@@ -238,8 +277,9 @@ def tf_melspectrogram(audio, spec: MelSpec = MUSICNN):
     return tf.math.log(shifted) / math.log(10.0) if spec.log == "log10" else tf.math.log(shifted)
 
 
-def melspectrogram(audio, spec: MelSpec = MUSICNN, backend: str = "essentia") -> np.ndarray:
-    """Log-mel ``(frames, bands)`` float32 of 1-D float audio at ``spec.sample_rate``."""
+def melspectrogram(audio, spec: MelSpec = MUSICNN, backend: str | None = None) -> np.ndarray:
+    """Log-mel ``(frames, bands)`` float32 of 1-D float audio at ``spec.sample_rate``; ``backend``: ``spec.backend``."""
+    backend = backend or spec.backend
     if backend not in MEL_BACKENDS:
         raise ValueError(f"unknown mel backend {backend!r}; expected one of {MEL_BACKENDS}")
     audio = np.asarray(audio)

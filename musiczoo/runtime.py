@@ -11,6 +11,12 @@ probing, ``failed call to cuInit``) go straight to file descriptor 2 before any 
 applies, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them. :func:`quiet_tensorflow_start` sends
 them to /dev/null, whoever imports TensorFlow first; the ``musiczoo`` command calls it unless
 ``-v`` is given.
+
+oneDNN: TensorFlow leaves its oneDNN kernels off on AMD CPUs; on, EfficientNet-B0 trains 2-3x faster
+here (benchmarks/README.md, "Training throughput"), but Essentia's bundled TensorFlow dies of a
+floating-point exception with them. So the Python ``tensorflow`` is imported (by an import hook,
+whoever imports it after ``musiczoo``) with ``TF_ENABLE_ONEDNN_OPTS=1`` (or the user's value), which
+it reads once, and the variable is put back before Essentia's library reads it.
 """
 
 import contextlib
@@ -22,6 +28,7 @@ import sys
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"  # read once by each TensorFlow library: "1" for Python's, unset or "0" for Essentia's
 
 
 @functools.cache
@@ -72,8 +79,11 @@ def native_stderr_silenced():
             show(*warning)
 
 
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """A one-time import hook: ``tensorflow`` is found as usual, then run (and its devices probed) silenced."""
+class _TensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A one-time import hook: ``tensorflow`` is found as usual, then run with oneDNN on (the user's
+    ``TF_ENABLE_ONEDNN_OPTS`` wins) and, once :func:`quiet_tensorflow_start` asked, silenced."""
+
+    quiet = False
 
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
@@ -89,12 +99,34 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader)
 
     def exec_module(self, module):
         module.__loader__ = module.__spec__.loader = self.loader
-        with native_stderr_silenced():
-            self.loader.exec_module(module)
-            module.config.list_physical_devices()  # the CUDA probe, which prints the last start-up lines
+        user, enabled = os.environ.get(ONEDNN), False
+        os.environ[ONEDNN] = user or "1"
+        try:
+            with native_stderr_silenced() if self.quiet else contextlib.nullcontext():
+                self.loader.exec_module(module)
+                from tensorflow.python.util import _pywrap_util_port
+
+                enabled = _pywrap_util_port.IsMklEnabled()  # TensorFlow reads the variable now, once
+                if self.quiet:
+                    module.config.list_physical_devices()  # the CUDA probe, which prints the last start-up lines
+        finally:
+            if enabled or user is None:  # Essentia's library: unset, its default (off); a child: this hook again
+                os.environ.pop(ONEDNN, None)
+            else:
+                os.environ[ONEDNN] = user
+
+
+def _tensorflow_import():
+    """The hook while ``tensorflow`` is not imported yet, else None."""
+    return next((f for f in sys.meta_path if isinstance(f, _TensorFlowImport)), None)
 
 
 def quiet_tensorflow_start():
     """Silence TensorFlow's native start-up lines in this process (nothing to do once it is loaded)."""
-    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    hook = _tensorflow_import()
+    if hook is not None:
+        hook.quiet = True
+
+
+if "tensorflow" not in sys.modules and _tensorflow_import() is None:
+    sys.meta_path.insert(0, _TensorFlowImport())

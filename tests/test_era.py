@@ -43,7 +43,7 @@ def _frame(years, artists=None):
     return pd.DataFrame({"track_id": ids, "year": pd.array(years, dtype="Int64"), "artists": artists})
 
 
-def test_year_and_decade_classes_and_bad_years():
+def test_year_and_decade_classes_and_bad_years(capsys):
     frame = _frame([1727, 1730, 1729])
     assert era_labels.era_classes(frame) == ["1727", "1728", "1729", "1730"]
     assert era_labels.era_classes(frame, "decade") == ["1720", "1730"]
@@ -54,6 +54,8 @@ def test_year_and_decade_classes_and_bad_years():
         era_labels.dated(_frame([None, None]))
     with pytest.raises(ValueError, match=r"no year for 1 track\(s\), e.g. \['t1'\]"):
         era_labels.class_indices(_frame([1727, None]), ["1727"])
+    assert list(era_labels.dated(_frame([1727, None])).track_id) == ["t0"]
+    assert "note: no year for 1 track(s), e.g. ['t1']: left out" in capsys.readouterr().err
 
 
 def test_artist_texts_from_a_table_and_from_composer_facts(tmp_path):
@@ -147,6 +149,10 @@ def test_audio_art_mmc_trains_on_artist_text(era_data, tmp_path, capsys):
     assert _train("era_mmc", era_data, tmp_path / "run", "--set", text) == 0
     log = pd.read_csv(tmp_path / "run" / "log.csv")
     assert log.loss.notna().all() and (era_data / "features" / "text_embeddings" / "hashing.npz").exists()
+    printed = capsys.readouterr().out
+    assert "predict with it: musiczoo era predict --run" in printed and "export it" not in printed
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "export")]) == 2
+    assert "runs in Python, `musiczoo era predict --run RUN" in capsys.readouterr().err
 
 
 def test_bad_era_input_is_named(era_data, tmp_path, capsys):

@@ -59,3 +59,26 @@ def test_tensorflow_start_up_lines_only_with_verbose(tmp_path):
     if not verbose:
         pytest.skip("this TensorFlow build prints no native start-up lines here")
     assert native_lines(run()) == []
+
+
+ONEDNN_PROBE = """
+import os, numpy as np, musiczoo
+from musiczoo.runtime import essentia_standard
+import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
+print(_pywrap_util_port.IsMklEnabled(), os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
+model = essentia_standard().TensorflowPredictMusiCNN(graphFilename={graph!r})
+print(model(0.1 * np.random.default_rng(0).standard_normal(5 * 16000).astype(np.float32)).shape)
+"""
+
+
+@pytest.mark.parametrize("user, expected", [(None, "True None"), ("0", "False 0")])
+def test_onednn_for_tensorflow_never_for_essentia(user, expected):
+    """Python's TensorFlow gets oneDNN (unless the user says 0); Essentia's, which dies with it, never sees it on."""
+    code = ONEDNN_PROBE.format(graph=str(require(MUSICNN_GRAPH)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"} | (
+        {"TF_ENABLE_ONEDNN_OPTS": user} if user else {}
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[:2] == [expected, "(2, 9)"]

@@ -90,6 +90,7 @@ def _features(args):
         workers=args.workers,
         shard_tracks=args.shard_tracks,
         rebuild=args.rebuild,
+        frontend=args.frontend,
     )
     info = FeatureStore(args.output).info()
     print(
@@ -115,10 +116,13 @@ def _info(args):
 
 def add_store_commands(data_commands):
     """`musiczoo data features` and `musiczoo data info`: the feature store."""
+    from musiczoo.extractors.mel import STORE_FRONT_ENDS
+
     features = data_commands.add_parser(
         "features",
         help="compute the mel features of a catalogue into a feature store",
-        description="Compute MusiCNN log-mels (float16) of every catalogue track into memory-mapped shards. "
+        description="Compute log-mels (float16; MusiCNN's unless --frontend) of every catalogue track into "
+        "memory-mapped shards. "
         "Resumable: a killed build loses at most the shard in flight; run it again to finish. "
         "Unusable audio is recorded with its reason. The store follows its catalogue: a run examines again "
         "the tracks whose file changed (size or modification time), moved or appeared, and drops the tracks "
@@ -131,6 +135,13 @@ def add_store_commands(data_commands):
     features.add_argument(
         "--rebuild", action="store_true", help="recompute every track (and reclaim the space of dropped ones)"
     )
+    features.add_argument(
+        "--frontend",
+        choices=STORE_FRONT_ENDS,
+        default="musicnn",
+        help="the mels: musicnn (default; what Essentia's wrappers compute), vggish, or era_paper (the music-era "
+        "paper's 22.05 kHz 224-band mels, TensorFlow only: its models do not export to Essentia)",
+    )
     features.set_defaults(run=_features)
     info = data_commands.add_parser("info", help="tracks, hours, size and excluded files of a feature store")
     info.add_argument("store", help="store folder")
@@ -141,6 +152,12 @@ def _train(args):
     from musiczoo.train.config import parse_overrides
     from musiczoo.train.trainer import train
 
+    if args.workers:
+        from musiczoo.train.distribute import cluster_config
+
+        if args.index is None:
+            raise ValueError("--workers needs --index: this process's place in the list")
+        os.environ["TF_CONFIG"] = cluster_config(args.workers.split(","), args.index)
     data = {
         key: str(Path(value).resolve())
         for key, value in (("catalogue", args.catalogue), ("store", args.store))
@@ -157,9 +174,28 @@ def _train(args):
     print(
         f"trained {int(last.epoch)} epochs into {args.output}: loss {last.loss:.4f}, top-1 {last.top1:.3f}"
         + (f", validation loss {last.val_loss:.4f}, top-1 {last.val_top1:.3f}" if last.notna().val_loss else "")
-        + f"\nexport it: musiczoo export {args.output}"
+        + f"\n{_next_step(args.output)}"
     )
     return 0
+
+
+def _next_step(run_dir):
+    """What to do with a finished run: export it, or predict in Python where Essentia cannot run it."""
+    saved = Path(run_dir) / "config.yaml"
+    if not saved.is_file():
+        return f"this worker is done: the chief writes the run into {run_dir}"
+    import yaml
+
+    from musiczoo.extractors.mel import MUSICNN
+
+    config = yaml.safe_load(saved.read_text())
+    losses = {objective["loss"] for objective in config["objectives"]}
+    other_mels = config["backbone"].get("bands", MUSICNN.n_bands) != MUSICNN.n_bands  # era_paper mels
+    python_only = "era_mmc" in losses or other_mels  # artist text, or mels Essentia does not compute
+    steps = [] if python_only else [f"export it: musiczoo export {run_dir}"]
+    if any(loss.startswith("era_") for loss in losses):
+        steps.append(f"predict with it: musiczoo era predict --run {run_dir} AUDIO...")
+    return "\n".join(steps)
 
 
 def add_train_command(commands):
@@ -169,7 +205,9 @@ def add_train_command(commands):
         help="train a registry model with contrastive or multi-label objectives",
         description="Train a models.json model on a catalogue and feature store as a YAML config says "
         "(see configs/). Checkpoints every epoch; --resume continues a killed run exactly; "
-        "logs log.csv, tensorboard/ and curves.png into RUN_DIR.",
+        "logs log.csv, tensorboard/ and curves.png into RUN_DIR. On several machines, run it on each with "
+        "--workers and its --index (or TF_CONFIG set): worker 0 writes RUN_DIR, which the others must reach "
+        "to resume (shared storage).",
     )
     train.add_argument("config", help="YAML config (configs/*.yaml)")
     train.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder")
@@ -183,4 +221,10 @@ def add_train_command(commands):
         help="override a config key (YAML value), e.g. --set epochs=5 --set 'backbone={width: 0.5}'",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--workers",
+        metavar="HOST:PORT,...",
+        help="train as one of these worker processes (MultiWorkerMirroredStrategy; the first is the chief)",
+    )
+    train.add_argument("--index", type=int, metavar="I", help="this process's place in --workers (0: the chief)")
     train.set_defaults(run=_train)

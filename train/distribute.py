@@ -1,20 +1,38 @@
-"""tf.distribute for the training loop: the strategy, a step run on every replica, the batches fed to it."""
+"""tf.distribute for the training loop: the strategy, a step run on every replica, the batches fed to it.
 
+Several machines train as one under ``MultiWorkerMirroredStrategy``: each worker process is told
+the cluster by ``TF_CONFIG`` (:func:`cluster_config` writes it), feeds its replicas their parts of
+every step's global batch, and only the chief (worker 0) writes the run folder.
+"""
+
+import json
 import os
+
+import numpy as np
 
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 import tensorflow as tf
 
 
+def cluster_config(workers, index):
+    """The ``TF_CONFIG`` of worker ``index`` of ``workers`` (``HOST:PORT`` each; worker 0 is the chief)."""
+    if not 0 <= index < len(workers):
+        raise ValueError(f"worker index {index} is not one of the {len(workers)} workers {workers}")
+    return json.dumps({"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}})
+
+
 def make_strategy(kind, cpu_devices=None):
-    """The tf.distribute strategy: TF_CONFIG -> multi-worker; several devices -> mirrored."""
+    """The tf.distribute strategy: TF_CONFIG -> multi-worker; several devices -> mirrored.
+
+    Made before anything starts TensorFlow's runtime (a multi-worker strategy configures it).
+    """
     if cpu_devices:
         physical = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(physical, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     if kind == "multiworker" or (kind == "auto" and "TF_CONFIG" in os.environ):
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     if kind == "mirrored" or (kind == "auto" and len(devices) > 1):
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.get_strategy()
@@ -32,16 +50,54 @@ def distributed_step(strategy, replica_fn, jit_compile=False):
     return step
 
 
+def _task(strategy):
+    """``(task type, index)`` of this process in a multi-worker cluster, or None outside one."""
+    resolver = strategy.cluster_resolver
+    return (resolver.task_type, resolver.task_id) if resolver is not None and resolver.task_type else None
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files: always, but under a multi-worker strategy only on the chief."""
+    task = _task(strategy)
+    return task is None or task[0] == "chief" or task == ("worker", 0)
+
+
+def check_same_position(strategy, position):
+    """Raise on every worker unless all resume from the same ``(epoch, step)``: else their collective ops hang."""
+    if _task(strategy) is not None:
+        positions = strategy.gather(strategy.run(lambda: tf.constant([position], tf.int64)), axis=0).numpy()
+        if (positions != positions[0]).any():
+            raise RuntimeError(
+                f"the workers resume from different checkpoints ((epoch, step) per replica, -1 for none: "
+                f"{positions.tolist()}): every worker must read the chief's (a run folder on shared storage)"
+            )
+
+
 def distributed_batches(strategy, tasks, epoch, start, steps, validation=False):
-    """The batches of steps ``start`` to ``steps - 1`` (one per task each step), prefetched and split over replicas."""
+    """The batches of steps ``start`` to ``steps - 1`` (one per task each step), prefetched and split over replicas.
 
-    def generate():
-        for step in range(start, steps):
-            yield tuple(task.batch(epoch, step, validation) for task in tasks)
-
+    Replica ``r`` of ``R`` trains on part ``r`` of every step's global batch (``numpy.array_split``), whichever
+    worker it runs on: each worker's input pipeline yields its own replicas' parts, so ``W`` workers of
+    ``R / W`` replicas train exactly as one process of ``R`` replicas. Each worker reads the step's whole
+    batch to cut its parts out (mixing draws partners from the whole batch).
+    """
     first = tuple(task.batch(epoch, 0, validation) for task in tasks)
     signature = tuple({k: tf.TensorSpec((None, *v.shape[1:]), tf.float32) for k, v in b.items()} for b in first)
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+    replicas = strategy.num_replicas_in_sync
+
+    def batch(step):
+        return first if step == 0 else tuple(task.batch(epoch, step, validation) for task in tasks)
+
+    def pipeline(context):
+        local = replicas // context.num_input_pipelines
+        parts = range(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
+
+        def generate():
+            for step in range(start, steps):
+                split = tuple({k: np.array_split(v, replicas) for k, v in b.items()} for b in batch(step))
+                for part in parts:
+                    yield tuple({k: v[part] for k, v in b.items()} for b in split)
+
+        return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2 * local)
+
+    return strategy.distribute_datasets_from_function(pipeline)

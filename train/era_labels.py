@@ -4,6 +4,8 @@ Class names are the years (``"1727"``) or the decades' first years (``"1720"``) 
 Essentia metadata's ``classes``; a class's value (its number) is what ACC_x measures distances in.
 """
 
+import sys
+
 import numpy as np
 
 UNITS = {"year": 1, "decade": 10}
@@ -20,14 +22,23 @@ def _rows(frame, mask):
     return f"{len(bad)} track(s), e.g. {bad[:5]}"
 
 
-def dated(catalogue):
-    """The catalogue's tracks with a year; a catalogue without any is an error naming its rows."""
+def _years(catalogue):
+    """The catalogue's years, those it has; none at all is an error naming its rows."""
     if "year" not in catalogue or catalogue.year.isna().all():
         raise ValueError(
             f"era labels need a `year` for each track; the catalogue has none ({len(catalogue)} tracks, "
             f"e.g. {catalogue.track_id.tolist()[:5]})"
         )
-    return catalogue[catalogue.year.notna()]
+    return catalogue.year.dropna()
+
+
+def dated(catalogue):
+    """The catalogue's tracks with a year (a note names those left out); a catalogue without any is an error."""
+    _years(catalogue)
+    undated = catalogue.year.isna().to_numpy()
+    if undated.any():
+        print(f"note: no year for {_rows(catalogue, undated)}: left out of the era classes", file=sys.stderr)
+    return catalogue[~undated]
 
 
 def era_values(years, unit="year"):
@@ -39,7 +50,7 @@ def era_values(years, unit="year"):
 def era_classes(catalogue, unit="year", years=None):
     """One class name per year (or decade) from the catalogue's first year to its last, or over ``years``
     (``[first, last]``: the same classes for catalogues of different ranges, e.g. a training and a test split)."""
-    values = era_values(years if years else dated(catalogue).year, unit)
+    values = era_values(years if years else _years(catalogue), unit)
     return [str(v) for v in range(int(values.min()), int(values.max()) + 1, _unit(unit))]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from musiczoo.fileio import atomic_write
-from musiczoo.train.catalogues.composers import LIFE_DATES, _fold
+from musiczoo.train.catalogues.composers import LIFE_DATES, fold_name
 
 TEXT_DIM = 384
 CACHE_DIR = "text_embeddings"
@@ -51,7 +51,9 @@ def read_text_table(path):
 def _nationalities(tsv):
     with open(tsv, encoding="utf-8-sig", newline="") as file:
         rows = csv.DictReader(file, delimiter="\t")
-        return {_fold(r["composer_name"]): r["nationality"] for r in rows if r["nationality"] not in ("", "unknown")}
+        return {
+            fold_name(r["composer_name"]): r["nationality"] for r in rows if r["nationality"] not in ("", "unknown")
+        }
 
 
 def composer_texts(composers=None, strip_years=False, dates=None):
@@ -61,7 +63,7 @@ def composer_texts(composers=None, strip_years=False, dates=None):
     nationalities = _nationalities(composers) if composers else {}
     texts = {}
     for name, (birth, death) in (dates or LIFE_DATES).items():
-        nationality = nationalities.get(_fold(name))
+        nationality = nationalities.get(fold_name(name))
         text = f"{name}, {nationality + ' ' if nationality else ''}composer"
         texts[name] = f"{text}." if strip_years else f"{text}, born {birth}, died {death}."
     return texts

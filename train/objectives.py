@@ -15,12 +15,17 @@ import keras
 from musiczoo.train import era_labels
 from musiczoo.zoo import heads, losses
 from musiczoo.zoo.heads import head_name
+from musiczoo.zoo.replicas import global_batch
 
 
-def cosine_top1(a, b):
-    """Top-1 accuracy of the cosine-similarity matrix (rows: a, targets on the diagonal)."""
+def cosine_top1(a, b, negatives="global"):
+    """Top-1 accuracy of the cosine similarity of each row of ``a`` to the rows of ``b``, its own the target.
+
+    The candidates are those of the loss: with ``negatives="global"``, every row of ``b`` in the global batch.
+    """
     a, b = keras.ops.normalize(a, axis=-1), keras.ops.normalize(b, axis=-1)
-    return losses.top1_accuracy(keras.ops.matmul(a, keras.ops.transpose(b)))
+    (candidates,), offset, _ = global_batch((b,), negatives)
+    return losses.top1_accuracy(keras.ops.matmul(a, keras.ops.transpose(candidates)), offset)
 
 
 class Objective:
@@ -35,13 +40,16 @@ class Objective:
     - :meth:`select`: the tracks it can learn from; :meth:`targets`: per-track arrays of a batch.
 
     An instance (built in the strategy's scope) owns ``layers``, trainable beside the model and
-    checkpointed by name, and computes :meth:`loss` -> ``(loss, top-1 accuracy)``.
+    checkpointed by name, and computes :meth:`loss` -> ``(loss, top-1 accuracy)``. Contrastive losses
+    and their top-1 take their in-batch negatives from ``negatives`` (config key): ``global``, the
+    whole batch across the tf.distribute replicas, or ``local``, the replica's own rows.
     """
 
     pairs, views, options = True, 2, {}
 
     def __init__(self, spec, model, config):
-        self.spec, self.model, self.temperature = spec, model, config["temperature"]
+        self.spec, self.model = spec, model
+        self.temperature, self.negatives = config["temperature"], config["negatives"]
         self.encoder = keras.Model(model.input, model.outputs[1])
         self.head = model.get_layer(head_name(spec["task"]))
         self.layers = {}
@@ -74,7 +82,8 @@ class NTXent(Objective):
 
     def loss(self, batch, training):
         anchor, positive = self.projections(batch, training)
-        return losses.nt_xent(anchor, positive, self.temperature), cosine_top1(anchor, positive)
+        loss = losses.nt_xent(anchor, positive, self.temperature, self.negatives)
+        return loss, cosine_top1(anchor, positive, self.negatives)
 
 
 class Cola(NTXent):
@@ -86,8 +95,10 @@ class Cola(NTXent):
         self.layers = {"bilinear": self.bilinear}
 
     def loss(self, batch, training):
-        similarity = self.bilinear(*self.projections(batch, training))
-        return losses.contrastive_cross_entropy(similarity), losses.top1_accuracy(similarity)
+        anchor, positive = self.projections(batch, training)
+        (candidates,), offset, _ = global_batch((positive,), self.negatives)
+        similarity = self.bilinear(anchor, candidates)
+        return losses.contrastive_cross_entropy(similarity, offset), losses.top1_accuracy(similarity, offset)
 
 
 class Word2Vec(Objective):
@@ -102,7 +113,8 @@ class Word2Vec(Objective):
     def loss(self, batch, training):
         outputs = self.head(self.encoder(batch["anchor"], training=training), training=training)
         targets = batch["target"]
-        return losses.word2vec_nt_xent(outputs, targets, self.temperature), cosine_top1(outputs, targets)
+        loss = losses.word2vec_nt_xent(outputs, targets, self.temperature, self.negatives)
+        return loss, cosine_top1(outputs, targets, self.negatives)
 
 
 class MultiLabel(Objective):
@@ -184,7 +196,8 @@ class EraContrastive(EraClassifier):
         self.layers = {"era_projection": self.projection}
 
     def era_contrastive(self, embeddings, labels, training):
-        return losses.supervised_contrastive(self.projection(embeddings, training=training), labels, self.temperature)
+        projections = self.projection(embeddings, training=training)
+        return losses.supervised_contrastive(projections, labels, self.temperature, self.negatives)
 
     def loss(self, batch, training):
         probabilities, embeddings = self.classify(batch, training)
@@ -195,7 +208,11 @@ class EraContrastive(EraClassifier):
 class ArtistMultimodal(EraContrastive):
     """AudioArt-MMC: the fused audio and artist-text embedding (:mod:`musiczoo.zoo.fusion`); cross-entropy
     plus ``alpha`` MMC (each text against its matched audio and the text-shuffled pairs of its era
-    class) plus ``beta`` era contrastive on the fused embedding."""
+    class) plus ``beta`` era contrastive on the fused embedding.
+
+    MMC's negatives stay the replica's own: its n x n candidate pairs go through the fusion model,
+    so global ones would cost (global n)^2 fusions on every replica; the era contrastive term
+    follows ``negatives``."""
 
     options = EraContrastive.options | {"alpha": 0.5}
 

@@ -1,8 +1,11 @@
-"""The feature store: MusiCNN log-mels of every catalogue track, float16, in memory-mapped shards.
+"""The feature store: log-mels of every catalogue track, float16, in memory-mapped shards.
+
+The mels are those of one front-end of :data:`~musiczoo.extractors.mel.STORE_FRONT_ENDS`, named in
+``store.json`` (MusiCNN's by default; ``era_paper``: the music-era paper's 224-band mels).
 
 Layout of a store folder::
 
-    store.json            front-end, dtype, bands
+    store.json            frontend (its name), dtype, bands
     shards/00000.npy      float16 (frames, bands): the mels of a run of tracks, back to back
     shards/00000.parquet  one row per track of that shard: track_id, path, duration, start,
                           frames (0 when excluded), reason (why excluded, else empty), and the
@@ -27,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, load_audio
-from musiczoo.extractors.mel import MUSICNN, melspectrogram
+from musiczoo.extractors.audio import AudioError, load_audio
+from musiczoo.extractors.mel import STORE_FRONT_ENDS, melspectrogram, store_front_end
 from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write
 from musiczoo.progress import progress_bar
 
@@ -48,23 +51,24 @@ def _stat(path):
 
 
 def _track_mel(item):
-    """Worker: ``(track_id, path, min_frames) -> (track_id, path, duration, mel or None, reason, stat)``."""
-    track_id, path, min_frames = item
+    """Worker: ``(track_id, path, min_frames, frontend) -> (track_id, path, duration, mel or None, reason, stat)``."""
+    track_id, path, min_frames, frontend = item
+    spec = STORE_FRONT_ENDS[frontend]
     stat = _stat(path)  # before reading: a file changed while read is read again next time
     try:
-        audio = load_audio(path, SAMPLE_RATE)
-        mel = melspectrogram(audio, MUSICNN).astype(DTYPE)
+        audio = load_audio(path, spec.sample_rate)
+        mel = melspectrogram(audio, spec).astype(DTYPE)
         if len(mel) < min_frames:
             raise AudioError(f"too short: {len(mel)} frames < {min_frames}")
-        return track_id, path, audio.size / SAMPLE_RATE, mel, "", stat
+        return track_id, path, audio.size / spec.sample_rate, mel, "", stat
     except (AudioError, RuntimeError, ValueError) as error:
         return track_id, path, float("nan"), None, str(error), stat
 
 
-def _write_shard(folder, shard, results):
+def _write_shard(folder, shard, results, bands):
     """Write one shard: the mels back to back, then its index (which makes it count)."""
     mels = [mel for *_, mel, _, _ in results if mel is not None]
-    data = np.concatenate(mels) if mels else np.zeros((0, MUSICNN.n_bands), DTYPE)
+    data = np.concatenate(mels) if mels else np.zeros((0, bands), DTYPE)
     atomic_save_npy(folder / SHARDS / f"{shard:05d}.npy", data)
     rows, start = [], 0
     for track_id, path, duration, mel, reason, (size, mtime_ns) in results:
@@ -109,20 +113,30 @@ def read_index(folder):
     return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True).reindex(columns=INDEX_COLUMNS)
 
 
-def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True, rebuild=False):
-    """Compute the mels of ``tracks`` (a frame with ``track_id`` and ``path``) into ``folder``.
+def build_store(
+    tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True, rebuild=False, frontend="musicnn"
+):
+    """Compute the ``frontend`` mels (a name in ``STORE_FRONT_ENDS``) of ``tracks`` (a frame with ``track_id``
+    and ``path``) into ``folder``.
 
     Resumable: tracks already in a finished shard are skipped, unless their file changed since;
-    tracks no longer in ``tracks`` leave the store; ``rebuild`` recomputes every track. Unusable
-    audio is recorded with its reason and never stops the build. Returns the store's index.
+    tracks no longer in ``tracks`` leave the store; ``rebuild`` recomputes every track (and may change
+    the front-end of a store). Unusable audio is recorded with its reason and never stops the build.
+    Returns the store's index.
     """
     folder = Path(folder)
+    if frontend not in STORE_FRONT_ENDS:
+        raise ValueError(f"unknown front-end {frontend!r}; expected one of {', '.join(STORE_FRONT_ENDS)}")
+    spec = STORE_FRONT_ENDS[frontend]
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file: a feature store is a folder (give a new or existing one)")
+    held = json.loads((folder / STORE_FILE).read_text())["frontend"] if (folder / STORE_FILE).exists() else None
+    if held not in (None, frontend) and not rebuild:
+        raise ValueError(f"{folder} holds {held} mels: give another folder for {frontend} ones, or rebuild it")
     (folder / SHARDS).mkdir(parents=True, exist_ok=True)
     atomic_write(
         folder / STORE_FILE,
-        json.dumps({"frontend": MUSICNN.name, "dtype": np.dtype(DTYPE).name, "bands": MUSICNN.n_bands}).encode(),
+        json.dumps({"frontend": spec.name, "dtype": np.dtype(DTYPE).name, "bands": spec.n_bands}).encode(),
     )
     for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
         stale.unlink()
@@ -134,7 +148,7 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
     done = _drop_stale(folder, tracks)
     pending = tracks[~tracks.track_id.isin(done.track_id)]
     next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
-    items = [(str(t), str(p), min_frames) for t, p in zip(pending.track_id, pending.path)]
+    items = [(str(t), str(p), min_frames, frontend) for t, p in zip(pending.track_id, pending.path)]
     with contextlib.ExitStack() as stack:
         imap = map
         if workers > 1:  # spawn: never fork a process that may hold TensorFlow
@@ -147,11 +161,24 @@ def build_store(tracks, folder, workers=1, shard_tracks=64, min_frames=128, prog
             buffer.append(result)
             bar.update()
             if len(buffer) == shard_tracks:
-                _write_shard(folder, next_shard, buffer)
+                _write_shard(folder, next_shard, buffer, spec.n_bands)
                 next_shard, buffer = next_shard + 1, []
         if buffer:
-            _write_shard(folder, next_shard, buffer)
+            _write_shard(folder, next_shard, buffer, spec.n_bands)
     return read_index(folder)
+
+
+def check_bands(store, bands, model):
+    """Raise unless the mels of ``store`` (a :class:`FeatureStore`) have the ``bands`` that ``model`` takes."""
+    if store.meta["bands"] != bands:
+        wanted = store_front_end(bands)
+        fix = "no store front-end computes them"
+        if wanted:
+            fix = f"build its store with `musiczoo data features --frontend {wanted.name}`"
+        raise ValueError(
+            f"{store.folder} holds {store.meta['bands']}-band {store.meta['frontend']} mels; {model} takes "
+            f"{bands}-band mels: {fix}"
+        )
 
 
 class FeatureStore:

@@ -6,6 +6,9 @@ A run folder holds::
     checkpoints/          the full training state (weights, optimizer, loop state), per epoch
     log.csv, curves.png   per-epoch losses, top-1 accuracies, learning rate; tensorboard/
     run.json + model.weights.h5   what `musiczoo export RUN_DIR` reads (see :mod:`musiczoo.zoo.run`)
+
+Under a multi-worker strategy every worker runs the whole loop and only the chief writes these files;
+the other workers resume from the chief's checkpoints (the run folder on storage they all reach).
 """
 
 import time
@@ -22,11 +25,18 @@ from musiczoo.config import ConfigError, config_changes
 from musiczoo.progress import progress_bar
 from musiczoo.train.averaging import precise_batchnorm, running_average
 from musiczoo.train.checkpoints import CHECKPOINTS, Checkpoints
-from musiczoo.train.distribute import distributed_batches, distributed_step, make_strategy
+from musiczoo.train.distribute import (
+    check_same_position,
+    distributed_batches,
+    distributed_step,
+    is_chief,
+    make_strategy,
+)
 from musiczoo.train.history import LOG_COLUMNS, history_frame, log_scalars, write_log
 from musiczoo.train.objectives import Objectives
 from musiczoo.train.optimizer import make_optimizer, reduce_on_plateau, set_learning_rate
 from musiczoo.train.pipeline import config_tasks
+from musiczoo.train.store import check_bands
 from musiczoo.zoo import registry
 from musiczoo.zoo.run import write_run
 
@@ -43,25 +53,28 @@ class Trainer:
 
     def __init__(self, config, run_dir):
         self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         keras.utils.set_random_seed(config["seed"])
         tf.config.experimental.enable_op_determinism()
         self.strategy = make_strategy(config["distribute"], config.get("cpu_devices"))
+        self.chief = is_chief(self.strategy)
+        if self.chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.entry = registry.get(config["model"])
         self.head = dict(config["head"])
         classes = (self.entry["musiczoo"]["head"] | self.head).get("classes")
-        self.train_data, self.validation_data, self.vocabulary = config_tasks(
-            config, self.entry["inference"]["patch_size"], classes
-        )
+        backbone = self.entry["musiczoo"].get("backbone", {}) | config["backbone"]
+        patch_size = backbone.get("frames", self.entry["inference"]["patch_size"])  # the patches the model takes
+        self.train_data, self.validation_data, self.vocabulary = config_tasks(config, patch_size, classes)
         if self.vocabulary is not None:
             self.head["classes"] = len(self.vocabulary)
         keras.mixed_precision.set_global_policy("mixed_float16" if config["mixed_precision"] else "float32")
         with self.strategy.scope():
             self.model = registry.build(self.entry, head=self.head, **config["backbone"])
+            check_bands(self.train_data[0].store, self.model.inputs[0].shape[-1], config["model"])
             self.objectives = Objectives(config["objectives"], self.model, config)
             self.optimizer = make_optimizer(config, self._planned_steps)
         self.checkpoints = Checkpoints(
-            self.run_dir, model=self.model, optimizer=self.optimizer, **self.objectives.layers
+            self.run_dir, self.chief, model=self.model, optimizer=self.optimizer, **self.objectives.layers
         )
         self.state = {
             "epoch": 0,
@@ -120,6 +133,7 @@ class Trainer:
     def restore(self):
         """Continue from the newest checkpoint, if any; returns whether one was found."""
         latest = self.checkpoints.latest()
+        check_same_position(self.strategy, self.checkpoints.position(latest))
         if latest is None:
             return False
         self.build()
@@ -130,11 +144,14 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def fit(self, progress=True):
         """Train to ``config.epochs``, from the state restored or from scratch; returns the log."""
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
+        if self.chief:
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.config, sort_keys=False))
+            tensorboard = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
+        else:
+            tensorboard = tf.summary.create_noop_writer()
         if not self.optimizer.built:
             self.build()
         train_step, validate_step = self.step_function(), self.step_function(training=False)
-        tensorboard = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
         while self.state["epoch"] < self.config["epochs"]:
             epoch, started = self.state["epoch"], time.time()
             train = self._train_epoch(epoch, train_step, progress)
@@ -200,23 +217,27 @@ class Trainer:
 
     # -- outputs -----------------------------------------------------------------------------
     def _write_run(self, final):
-        """The log and curves, and the run folder's model: the weight average (with its statistics) once final."""
-        write_log(self.run_dir, self.state["history"])
+        """The log and curves, and the run folder's model: the weight average (with its statistics) once final.
+
+        Every worker swaps the average in and out (the same computation everywhere); the chief alone writes.
+        """
         averaged = final and self.swa is not None
         if averaged:
             weights = self.model.get_weights()
             self.model.set_weights(self.swa)
             self._precise_batchnorm(self.state["epoch"] - 1)
-        write_run(
-            self.run_dir,
-            self.model,
-            self.config["model"],
-            backbone=self.config["backbone"],
-            head=self.head,
-            metadata=self._metadata(),
-            epochs=self.state["epoch"],
-            replicas=self.strategy.num_replicas_in_sync,
-        )
+        if self.chief:
+            write_log(self.run_dir, self.state["history"])
+            write_run(
+                self.run_dir,
+                self.model,
+                self.config["model"],
+                backbone=self.config["backbone"],
+                head=self.head,
+                metadata=self._metadata(),
+                epochs=self.state["epoch"],
+                replicas=self.strategy.num_replicas_in_sync,
+            )
         if averaged:
             self.model.set_weights(weights)
 

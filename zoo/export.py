@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from musiczoo.extractors.mel import FRONT_ENDS, store_front_end
 from musiczoo.fileio import atomic_write
 from musiczoo.zoo import onnx, registry
 from musiczoo.zoo.backbones import any_length
@@ -108,6 +109,31 @@ def metadata(entry, updates=None):
     return meta
 
 
+def check_essentia_input(model, entry):
+    """Raise unless the mel patches Essentia's wrapper of the entry's family computes fit ``model``'s input.
+
+    The bands must be those of the family's front-end (``FRONT_ENDS[family.mel]``); the frames those of
+    the entry's schema where its graph takes one patch length only.
+    """
+    family = FAMILIES[entry["musiczoo"]["family"]]
+    if family.mel is None:  # a head on embeddings
+        return
+    frames, bands = model.input.shape[1:]
+    wrapper, schema_frames = FRONT_ENDS[family.mel], entry["schema"]["inputs"][0]["shape"][0]
+    if bands != wrapper.n_bands:
+        trained = store_front_end(bands)
+        raise ValueError(
+            f"{entry['name']} was trained on {bands}-band{f' {trained.name}' if trained else ''} mels; Essentia's "
+            f"{family.algorithm} computes {wrapper.n_bands}-band {wrapper.name} mels: not Essentia-exportable "
+            "(an era run predicts in Python: `musiczoo era predict --run RUN AUDIO...`)"
+        )
+    if schema_frames is not None and frames != schema_frames:
+        raise ValueError(
+            f"{entry['name']} takes {frames}-frame patches; its Essentia metadata says {schema_frames}: "
+            "not Essentia-exportable"
+        )
+
+
 def export_model(model, entry, out_dir, updates=None, register=True, format="pb"):
     """Write ``<name>.pb`` (and/or ``.onnx``, see :func:`write_export`) and ``<name>.json`` into ``out_dir``.
 
@@ -116,6 +142,12 @@ def export_model(model, entry, out_dir, updates=None, register=True, format="pb"
     """
     spec = entry["musiczoo"]
     name = entry["name"]
+    if len(model.inputs) > 1:
+        raise ValueError(
+            f"{name} takes {len(model.inputs)} inputs (audio and artist text), an Essentia graph only audio: "
+            "it runs in Python, `musiczoo era predict --run RUN AUDIO... --artist-text T`"
+        )
+    check_essentia_input(model, entry)
     graph_def = freeze(
         any_length(model) if registry.takes_any_length(entry) else model, spec["family"], head_activation(spec["head"])
     )

@@ -53,7 +53,7 @@ def work_year(birth, death):
     return (min(birth + 20, death) + death) // 2
 
 
-def _fold(name):
+def fold_name(name):
     """Lower case without accents: ``Frédéric`` -> ``frederic``."""
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().strip()
 
@@ -76,9 +76,9 @@ def find_composer(name, dates=None):
     ``name`` matches a full name, or a surname that only one composer of ``dates`` has.
     """
     dates = LIFE_DATES if dates is None else dates
-    folded = {_fold(full): full for full in dates}
-    full = folded.get(_fold(name))
+    folded = {fold_name(full): full for full in dates}
+    full = folded.get(fold_name(name))
     if full is None:
-        candidates = [full for key, full in folded.items() if key.split()[-1] == _fold(name)]
+        candidates = [full for key, full in folded.items() if key.split()[-1] == fold_name(name)]
         full = candidates[0] if len(candidates) == 1 else None
     return None if full is None else (full, *dates[full])
