@@ -12,11 +12,12 @@ applies, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them. :func:`quiet_tensorflow_s
 them to /dev/null, whoever imports TensorFlow first; the ``musiczoo`` command calls it unless
 ``-v`` is given.
 
-oneDNN: TensorFlow leaves its oneDNN kernels off on AMD CPUs; on, EfficientNet-B0 trains 2-3x faster
-here (benchmarks/README.md, "Training throughput"), but Essentia's bundled TensorFlow dies of a
-floating-point exception with them. So the Python ``tensorflow`` is imported (by an import hook,
-whoever imports it after ``musiczoo``) with ``TF_ENABLE_ONEDNN_OPTS=1`` (or the user's value), which
-it reads once, and the variable is put back before Essentia's library reads it.
+oneDNN: TensorFlow leaves its oneDNN kernels off on AMD CPUs; on, EfficientNet-B0 trains faster
+here (2.8-3.5x in a loaded A/B; benchmarks/README.md, "Training throughput"), but Essentia's
+bundled TensorFlow dies of a floating-point exception with them. So the Python ``tensorflow`` is
+imported (by an import hook, whoever imports it after ``musiczoo``) with ``TF_ENABLE_ONEDNN_OPTS=1``
+(or the user's value), which it reads once, and the variable is put back before Essentia's library
+reads it.
 """
 
 import contextlib
