@@ -1,8 +1,7 @@
 """Feature-store speed: extraction throughput with 1 and 2 workers, random-patch reads, the input
 pipeline, and the rate at which a training step consumes patches, measured side by side in one run.
 
-    python benchmarks/data_speed.py              # the real clips, each listed 3 times
-    python benchmarks/data_speed.py               # 24 tracks: about 3 minutes (--copies 1 is too few for batch 16)
+    python benchmarks/data_speed.py              # the real clips, each listed 3 times (about 3 minutes)
 
 Extraction: MusiCNN mels of every catalogue track into a fresh store (decoding included),
 in x real time and tracks/s. Reads: random 128-frame patches of random tracks from the
