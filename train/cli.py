@@ -180,20 +180,19 @@ def _train(args):
 
 
 def _next_step(run_dir):
-    """What to do with a finished run: export it, or predict in Python where Essentia cannot run it."""
-    saved = Path(run_dir) / "config.yaml"
-    if not saved.is_file():
+    """What to do with a finished run: export it where Essentia can run it, and predict with an era run."""
+    from musiczoo.zoo.export import check_essentia_input
+    from musiczoo.zoo.run import is_run, load_run
+
+    if not is_run(run_dir):
         return f"this worker is done: the chief writes the run into {run_dir}"
-    import yaml
-
-    from musiczoo.extractors.mel import MUSICNN
-
-    config = yaml.safe_load(saved.read_text())
-    losses = {objective["loss"] for objective in config["objectives"]}
-    other_mels = config["backbone"].get("bands", MUSICNN.n_bands) != MUSICNN.n_bands  # era_paper mels
-    python_only = "era_mmc" in losses or other_mels  # artist text, or mels Essentia does not compute
-    steps = [] if python_only else [f"export it: musiczoo export {run_dir}"]
-    if any(loss.startswith("era_") for loss in losses):
+    run = load_run(run_dir)
+    steps = [f"export it: musiczoo export {run_dir}"]
+    try:
+        check_essentia_input(run.model, run.entry)
+    except ValueError:  # artist text, or mels Essentia does not compute
+        steps = []
+    if run.entry["musiczoo"]["objective"].startswith("era_"):
         steps.append(f"predict with it: musiczoo era predict --run {run_dir} AUDIO...")
     return "\n".join(steps)
 

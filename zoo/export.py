@@ -112,9 +112,15 @@ def metadata(entry, updates=None):
 def check_essentia_input(model, entry):
     """Raise unless the mel patches Essentia's wrapper of the entry's family computes fit ``model``'s input.
 
-    The bands must be those of the family's front-end (``FRONT_ENDS[family.mel]``); the frames those of
-    the entry's schema where its graph takes one patch length only.
+    One input only (AudioArt-MMC also takes artist text); the bands must be those of the family's
+    front-end (``FRONT_ENDS[family.mel]``); the frames those of the entry's schema where its graph takes
+    one patch length only.
     """
+    if len(model.inputs) > 1:
+        raise ValueError(
+            f"{entry['name']} takes {len(model.inputs)} inputs (audio and artist text), an Essentia graph only "
+            "audio: it runs in Python, `musiczoo era predict --run RUN AUDIO... --artist-text T`"
+        )
     family = FAMILIES[entry["musiczoo"]["family"]]
     if family.mel is None:  # a head on embeddings
         return
@@ -142,11 +148,6 @@ def export_model(model, entry, out_dir, updates=None, register=True, format="pb"
     """
     spec = entry["musiczoo"]
     name = entry["name"]
-    if len(model.inputs) > 1:
-        raise ValueError(
-            f"{name} takes {len(model.inputs)} inputs (audio and artist text), an Essentia graph only audio: "
-            "it runs in Python, `musiczoo era predict --run RUN AUDIO... --artist-text T`"
-        )
     check_essentia_input(model, entry)
     graph_def = freeze(
         any_length(model) if registry.takes_any_length(entry) else model, spec["family"], head_activation(spec["head"])
