@@ -74,22 +74,27 @@ def load():
 
 
 def interleaved(measures, repeats):
-    """Median seconds of each ``name -> callable`` (called once to warm up), the calls alternating."""
+    """Median seconds of each ``name -> callable`` (called once to warm up), the calls alternating.
+
+    A callable that returns a number has timed itself (e.g. leaving its set-up out): that number is taken.
+    """
     for measure in measures.values():
         measure()
     seconds = {name: [] for name in measures}
     for _ in range(repeats):
         for name, measure in measures.items():
             start = time.perf_counter()
-            measure()
-            seconds[name].append(time.perf_counter() - start)
+            timed = measure()
+            seconds[name].append(time.perf_counter() - start if timed is None else timed)
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 class TrainingRates:
     """Callables that run ``steps`` training steps of a built :class:`~musiczoo.train.trainer.Trainer`:
     the step alone on batches already in memory, the trainer's loop (its input pipeline feeding the
-    step), and the input pipeline alone. ``patches``: patches one step consumes."""
+    step), the input pipeline alone, and the pipeline feeding a paced stand-in step. The loop and the
+    pipelines are timed after an epoch's first batch: its set-up, paid once an epoch, is :meth:`first_batch`.
+    ``patches``: patches one step consumes."""
 
     def __init__(self, trainer, steps):
         from musiczoo.train.distribute import distributed_batches
@@ -97,8 +102,8 @@ class TrainingRates:
         if trainer.steps(0) < steps:
             raise ValueError(f"the catalogue gives {trainer.steps(0)} steps an epoch, fewer than {steps}")
         self.trainer, self.train_step, self.steps = trainer, trainer.step_function(), steps
-        self.batches = lambda: distributed_batches(trainer.strategy, trainer.train_data, 0, 0, steps)
-        self.held = list(self.batches())
+        self.batches = lambda: distributed_batches(trainer.strategy, trainer.train_data, 0, 0, steps + 1)
+        self.held = list(distributed_batches(trainer.strategy, trainer.train_data, 0, 0, steps))
         first = trainer.batches(0, 0)
         self.patches = sum(len(b["anchor"]) + len(b.get("positive", [])) for b in first)
 
@@ -107,18 +112,30 @@ class TrainingRates:
             self._train(batches)
 
     def loop(self):
-        for batches in self.batches():
-            self._train(batches)
+        return self._after_first_batch(self._train)
 
     def pipeline(self):
-        for _ in self.batches():
-            pass
+        return self._after_first_batch(lambda batches: None)
 
     def paced(self, patches_per_second):
-        """The loop with a stand-in step that takes as long as a device consuming ``patches_per_second``
+        """The pipeline feeding a stand-in step that takes as long as a device consuming ``patches_per_second``
         (a sleep: like a device step, it holds neither the GIL nor a core)."""
-        for _ in self.batches():
-            time.sleep(self.patches / patches_per_second)
+        return self._after_first_batch(lambda batches: time.sleep(self.patches / patches_per_second))
+
+    def first_batch(self):
+        next(iter(self.batches()))
+
+    def _after_first_batch(self, consume):
+        """Seconds ``consume`` takes over the ``steps`` batches that follow an epoch's first."""
+        if self.trainer.steps(0) <= self.steps:
+            epoch = self.trainer.steps(0)
+            raise ValueError(f"the catalogue gives {epoch} steps an epoch: these measures need {self.steps + 1}")
+        batches = iter(self.batches())
+        consume(next(batches))
+        start = time.perf_counter()
+        for step in batches:
+            consume(step)
+        return time.perf_counter() - start
 
     def _train(self, batches):
         loss, top1 = self.train_step(batches)

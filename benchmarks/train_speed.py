@@ -4,12 +4,14 @@
     python benchmarks/train_speed.py --quick         # the same at width 0.25, batch 16 pairs: about a minute
     python benchmarks/train_speed.py --backbones     # also every backbone's step next to the FLOP bound
     python benchmarks/train_speed.py --threads 2,1   # intra-op, inter-op thread pools (tf.config.threading)
+    python benchmarks/train_speed.py --variants float32 --steps 10   # the loop over longer measures
 
 EffNet-B0 COLA, for each variant (float32, XLA ``jit_compile``; on a GPU also mixed precision, with
 and without XLA): patches per second of
   step      the trainer's step on batches already in memory (data excluded),
-  loop      the trainer's loop: ``distributed_batches`` (feature store, pairs, tf.data prefetch) feeding the step,
-  pipeline  ``distributed_batches`` alone: what the input pipeline delivers,
+  loop      the trainer's loop: ``distributed_batches`` (feature store, pairs, tf.data's parallel map and
+            prefetch) feeding the step, timed after an epoch's first batch (its set-up is paid once an epoch),
+  pipeline  ``distributed_batches`` alone, timed the same way: what the input pipeline delivers,
 timed interleaved (every measure in turn, ``--repeats`` times, the median) so that ratios stay fair on
 a shared machine; the load averages head the table. ``bound``: the FLOP bound, measured matmul
 GFLOP/s / (3 x forward GFLOP per patch: forward + backward ~ 3 forward passes); ``efficiency`` =
@@ -70,7 +72,8 @@ def variants(gpu):
 
 def effnet_rows(args, tmp, gpu, peak):
     """EffNet-B0 COLA: step, loop and pipeline of every variant, interleaved."""
-    catalogue, store = common.clip_catalogue(tmp, copies=math.ceil(args.batch_size * args.steps / len(common.clips())))
+    copies = math.ceil(args.batch_size * (args.steps + 1) / len(common.clips()))  # a first batch, then the measure
+    catalogue, store = common.clip_catalogue(tmp, copies=copies)
     rates = {
         name: common.TrainingRates(
             common.built_trainer(
@@ -80,6 +83,7 @@ def effnet_rows(args, tmp, gpu, peak):
             args.steps,
         )
         for name, extra in variants(gpu).items()
+        if name in (args.variants or variants(gpu))
     }
     measures = {"pipeline": next(iter(rates.values())).pipeline}
     for name, rate in rates.items():
@@ -130,6 +134,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions, median (default 3)")
     parser.add_argument("--width", type=float, default=1.0, help="backbone width (default 1, the papers')")
     parser.add_argument("--quick", action="store_true", help="width 0.25, batch 16 pairs, 2 repeats")
+    parser.add_argument("--variants", nargs="+", help="only these EffNet-B0 variants (float32, xla, ...; default all)")
     parser.add_argument("--threads", help="INTRA,INTER: TensorFlow's thread pools (default: TensorFlow's choice)")
     parser.add_argument("--backbones", action="store_true", help="also the per-backbone table")
     parser.add_argument("--backbone-batch", type=int, default=16, help="pairs per step there (default 16)")
@@ -142,6 +147,9 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     gpus = tf.config.list_physical_devices("GPU")
     gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+    unknown = sorted(set(args.variants or ()) - set(variants(gpu)))
+    if unknown:
+        parser.error(f"no variant {unknown} here: choose from {list(variants(gpu))}")
     peak = common.matmul_peak()
     threading = tf.config.threading
     threads = threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()

@@ -220,6 +220,25 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_data, tmp_path):
     assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "export")]) == 0
 
 
+@pytest.mark.parametrize("mixing", [False, True])
+def test_each_replicas_part_of_a_batch_is_that_part_of_the_whole(tiny_data, mixing):
+    """A replica reads its part of the global batch alone (with mixing, the whole batch gives the partners):
+    the parts, in order, are the batch itself, even where there are more parts than pairs."""
+    from musiczoo.train.catalogues.schema import read_catalogue
+    from musiczoo.train.pipeline import TaskData
+    from musiczoo.train.store import FeatureStore
+
+    objective = {"pairs": "artist", "loss": "cola"}
+    catalogue, store = read_catalogue(tiny_data / "catalogue.parquet"), FeatureStore(tiny_data / "features")
+    task = TaskData(objective, catalogue, store, 64, 10, seed=3, mixing=mixing)
+    whole = task.batch(1, 0)
+    assert whole["anchor"].shape == whole["positive"].shape == (10, 64, 96)
+    for count in (2, 3, 12):
+        parts = [task.batch(1, 0, part=(index, count)) for index in range(count)]
+        for name, values in whole.items():
+            np.testing.assert_array_equal(np.concatenate([part[name] for part in parts]), values)
+
+
 def test_warmup_cosine_spans_the_steps_the_run_takes(tiny_data, tmp_path):
     """``steps_per_epoch`` above what the pairs give caps nothing: the schedule ends where the run ends (rate 0)."""
     from musiczoo.train.trainer import train

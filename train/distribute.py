@@ -74,30 +74,34 @@ def check_same_position(strategy, position):
 
 
 def distributed_batches(strategy, tasks, epoch, start, steps, validation=False):
-    """The batches of steps ``start`` to ``steps - 1`` (one per task each step), prefetched and split over replicas.
+    """The batches of steps ``start`` to ``steps - 1`` (one per task each step), read in parallel, prefetched and
+    split over replicas.
 
     Replica ``r`` of ``R`` trains on part ``r`` of every step's global batch (``numpy.array_split``), whichever
-    worker it runs on: each worker's input pipeline yields its own replicas' parts, so ``W`` workers of
-    ``R / W`` replicas train exactly as one process of ``R`` replicas. Each worker reads the step's whole
-    batch to cut its parts out (mixing draws partners from the whole batch).
+    worker it runs on: each worker's input pipeline reads only its own replicas' parts, so ``W`` workers of
+    ``R / W`` replicas train exactly as one process of ``R`` replicas. Parts are read by tf.data's parallel
+    map (NumPy's copies from the memory-mapped store release the GIL), in order.
     """
-    first = tuple(task.batch(epoch, 0, validation) for task in tasks)
+    first = tuple(task.batch(epoch, 0, validation) for task in tasks)  # also draws the epoch's pairs
     signature = tuple({k: tf.TensorSpec((None, *v.shape[1:]), tf.float32) for k, v in b.items()} for b in first)
+    specs = tf.nest.flatten(signature)
     replicas = strategy.num_replicas_in_sync
 
-    def batch(step):
-        return first if step == 0 else tuple(task.batch(epoch, step, validation) for task in tasks)
+    def read(step, part):
+        batches = (task.batch(epoch, int(step), validation, (int(part), replicas)) for task in tasks)
+        return [np.asarray(array, np.float32) for array in tf.nest.flatten(tuple(batches))]
+
+    def load(step, part):
+        arrays = tf.numpy_function(read, [step, part], [spec.dtype for spec in specs], stateful=False)
+        for array, spec in zip(arrays, specs):
+            array.set_shape(spec.shape)
+        return tf.nest.pack_sequence_as(signature, arrays)
 
     def pipeline(context):
         local = replicas // context.num_input_pipelines
-        parts = range(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
-
-        def generate():
-            for step in range(start, steps):
-                split = tuple({k: np.array_split(v, replicas) for k, v in b.items()} for b in batch(step))
-                for part in parts:
-                    yield tuple({k: v[part] for k, v in b.items()} for b in split)
-
-        return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2 * local)
+        parts = np.arange(context.input_pipeline_id * local, (context.input_pipeline_id + 1) * local)
+        indices = np.array([(step, part) for step in range(start, steps) for part in parts], np.int64).reshape(-1, 2)
+        dataset = tf.data.Dataset.from_tensor_slices((indices[:, 0], indices[:, 1]))
+        return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2 * local)
 
     return strategy.distribute_datasets_from_function(pipeline)

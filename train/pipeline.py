@@ -89,21 +89,31 @@ class TaskData:
             return (spare * fraction).astype(int)
         return (rng.random(len(ids)) * (spare + 1)).astype(int)
 
-    def _patches(self, ids, rng, fraction):
-        offsets = self._offsets(ids, rng, fraction)
-        return np.stack([self.store.patch(t, self.patch_size, int(o)) for t, o in zip(ids, offsets)])
+    def _patches(self, ids, rng, fraction, rows):
+        """Patches of the batch's ``rows``; the random offsets are drawn for the whole batch, whatever is read."""
+        offsets = self._offsets(ids, rng, fraction)[rows]
+        return np.stack([self.store.patch(t, self.patch_size, int(o)) for t, o in zip(ids[rows], offsets)])
 
-    def batch(self, epoch, step, validation=False):
+    def batch(self, epoch, step, validation=False, part=(0, 1)):
         """Arrays for one step: ``anchor`` patches, ``positive`` patches (two-view objectives) and the
-        objective's targets of the anchor tracks."""
+        objective's targets of the anchor tracks.
+
+        ``part=(r, R)``: only part ``r`` of ``R`` of the step's batch (``numpy.array_split``'s rows), equal to
+        that part of the whole batch and, unless mixing draws partners from the whole batch, read alone.
+        """
         pairs = self._pairs(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
         rng = None if validation else np.random.default_rng([self.seed, epoch, step])
-        views = {"anchor": self._patches(pairs[:, 0], rng, 1 / 3)}
+        mixed = self.mixing and rng is not None
+        rows = np.array_split(np.arange(len(pairs)), part[1])[part[0]]
+        if not len(rows) and part[1] > 1:  # a batch smaller than its parts: the arrays' shapes, with no rows
+            return {name: values[:0] for name, values in self.batch(epoch, step, validation).items()}
+        read = slice(None) if mixed else rows
+        views = {"anchor": self._patches(pairs[:, 0], rng, 1 / 3, read)}
         if self.kind.views == 2:
-            views["positive"] = self._patches(pairs[:, 1], rng, 2 / 3)
-            if self.mixing and rng is not None:
+            views["positive"] = self._patches(pairs[:, 1], rng, 2 / 3, read)
+            if mixed:
                 views = {
-                    name: np.stack([mix(p, np.delete(patches, i, 0), rng) for i, p in enumerate(patches)])
+                    name: np.stack([mix(p, np.delete(patches, i, 0), rng) for i, p in enumerate(patches)])[rows]
                     for name, patches in views.items()
                 }
-        return views | {name: np.stack([values[t] for t in pairs[:, 0]]) for name, values in self.targets.items()}
+        return views | {name: np.stack([values[t] for t in pairs[rows, 0]]) for name, values in self.targets.items()}
