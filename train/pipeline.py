@@ -65,15 +65,20 @@ class TaskData:
         self._plan = {}
 
     def _pairs(self, epoch):
-        """The epoch's (anchor, positive) track ids; objectives without a pair stream pair a track with itself."""
-        if epoch not in self._plan:
+        """The epoch's (anchor, positive) track ids; objectives without a pair stream pair a track with itself.
+
+        Only the last epoch's are kept; read through a local, so the input pipeline's threads never race.
+        """
+        plan = self._plan
+        if epoch not in plan:
             if self.generator is None:
                 order = np.random.default_rng([self.seed, epoch]).permutation(len(self.catalogue))
                 ids = self.catalogue.track_id.to_numpy()[order]
-                self._plan = {epoch: np.stack([ids, ids], axis=1)}
+                plan = {epoch: np.stack([ids, ids], axis=1)}
             else:
-                self._plan = {epoch: np.asarray(self.generator.pairs(epoch))}
-        return self._plan[epoch]
+                plan = {epoch: np.asarray(self.generator.pairs(epoch))}
+            self._plan = plan
+        return plan[epoch]
 
     def steps(self, epoch, partial=False):
         """Full batches in the epoch; with ``partial``, also a last smaller one of 2 or more pairs."""
