@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,10 +101,11 @@ VGGISH = MelSpec(
 )
 # The music-era paper's own front-end (He et al. 2024): 22.05 kHz audio, 2048-sample frames, hop 512,
 # 224 mel bands up to Nyquist, 1024-frame patches (about 23.8 s). The mel scale, band normalisation and
-# compression are the zoo's, not taken from the paper: MUSICNN's Slaney mel, unit-area triangles on the
-# power spectrum, log10(10000 x + 1). No Essentia algorithm computes it: TensorFlow only, and a model
+# compression are MUSICNN's (the fields not replaced here), not taken from the paper: Slaney mel, unit-area
+# triangles on the power spectrum, log10(10000 x + 1). No Essentia algorithm computes it: TensorFlow only, and a model
 # trained on it does not export to Essentia.
-ERA_PAPER = MelSpec(
+ERA_PAPER = replace(
+    MUSICNN,
     name="era_paper",
     essentia_algorithm=None,
     sample_rate=22050,
@@ -112,15 +113,7 @@ ERA_PAPER = MelSpec(
     hop_size=512,
     fft_size=2048,
     n_bands=224,
-    low_hz=0.0,
     high_hz=11025.0,
-    warping="slaneyMel",
-    weighting="linear",
-    normalize="unit_tri",
-    band_type="power",
-    log_scale=10000.0,
-    log_shift=1.0,
-    log="log10",
 )
 FRONT_ENDS = {spec.name: spec for spec in (MUSICNN, VGGISH)}  # the ``mel`` of each family in zoo.families
 # What a feature store can hold (`musiczoo data features --frontend NAME`); no two share a band count,

@@ -82,10 +82,10 @@ def distributed_batches(strategy, tasks, epoch, start, steps, validation=False):
     ``R / W`` replicas train exactly as one process of ``R`` replicas. Parts are read by tf.data's parallel
     map (NumPy's copies from the memory-mapped store release the GIL), in order.
     """
-    first = tuple(task.batch(epoch, 0, validation) for task in tasks)  # also draws the epoch's pairs
+    replicas = strategy.num_replicas_in_sync
+    first = tuple(task.batch(epoch, 0, validation, (0, replicas)) for task in tasks)  # also draws the epoch's pairs
     signature = tuple({k: tf.TensorSpec((None, *v.shape[1:]), tf.float32) for k, v in b.items()} for b in first)
     specs = tf.nest.flatten(signature)
-    replicas = strategy.num_replicas_in_sync
 
     def read(step, part):
         batches = (task.batch(epoch, int(step), validation, (int(part), replicas)) for task in tasks)
