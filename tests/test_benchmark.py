@@ -169,6 +169,26 @@ def test_cached_embeddings_are_never_recomputed(tagged_tracks, tmp_path):
     pd.testing.assert_frame_equal(warm.scores, again.scores)
 
 
+def test_a_list_of_graphs_gives_benchmark_seed_i_the_ith(tagged_tracks, tmp_path):
+    from musiczoo.zoo.export import export_random_init
+
+    first = require(MUSICNN_GRAPH)
+    second = export_random_init("music_era_ce-cnn", tmp_path / "second", seed=1, register=False)
+    tasks = {
+        "catalogue": str(tagged_tracks / "catalogue.csv"),
+        "tasks": {"album": {"kind": "similarity", "label": "album", "triplets": 50}},
+    }
+    specs = [f"seeds={first},{second}", f"first={first}", f"second={second}"]
+    result = benchmark(specs, tasks, tmp_path / "out", seeds=3, k=(), cache=tmp_path / "cache", progress=False)
+    scores = result.scores.set_index(["model", "seed", "metric"]).value.sort_index()
+    for seed, graph in [(0, "first"), (1, "second"), (2, "first")]:
+        assert scores.loc["seeds", seed].equals(scores.loc[graph, seed])
+    assert not scores.loc["first", 1].equals(scores.loc["second", 1])
+    assert result.seconds["embedded"] == 2 * 16  # each graph once, whatever rows share it
+    with pytest.raises(ValueError, match="one model each"):
+        resolve_model(f"x={first},mel-stats", [], 3, tmp_path)
+
+
 def test_mel_stats_is_the_no_model_baseline(tagged_tracks):
     model = resolve_model(MEL_STATS, [MEL_STATS], 3, None)
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32)

@@ -42,7 +42,8 @@ def add_commands(commands):
         nargs="+",
         metavar="MODEL",
         help="[NAME=]MODEL: mel-stats, random-init[:REGISTRY_NAME], a registry or pretrained name "
-        "(msd-musicnn), an exported .pb, a training run folder, or stack:A+B",
+        "(msd-musicnn), an exported .pb, a training run folder, A,B,C (one per training seed: benchmark "
+        "seed i scores the i-th), or stack:A+B",
     )
     parser.add_argument(
         "--tasks", required=True, metavar="TASKS.yaml", help="catalogue, audio and tasks (benchmarks/tasks/*.yaml)"

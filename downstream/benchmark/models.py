@@ -8,7 +8,9 @@ A model is given as one of:
   the first training run or zoo model named beside it (else the EfficientNet);
 - a training run folder (``run.json`` + weights; exported once, beside the cache);
 - an exported ``.pb`` (its ``.json`` beside it), a registry name or a pretrained import
-  (``msd-musicnn``); every graph runs through Essentia's own wrapper algorithm.
+  (``msd-musicnn``); every graph runs through Essentia's own wrapper algorithm;
+- ``A,B,C``: several of those, one per training seed: benchmark seed ``i`` scores the ``i``-th
+  (cycling), so the row's interval spans training seeds as well as splits and probes.
 
 ``NAME=MODEL`` gives a model its row name. Embeddings are cached as ``.npy`` under
 ``cache/<graph sha256>/`` per audio file (its path, size and modification time) and crop,
@@ -60,7 +62,7 @@ class GraphEmbedder:
 
 @dataclass
 class Model:
-    """A row of the benchmark: its name and one embedder, or one per seed (``random-init``)."""
+    """A row of the benchmark: its name and one embedder, or one per seed (``random-init``, ``A,B,C``)."""
 
     name: str
     embedders: list
@@ -75,7 +77,7 @@ def _architecture(specs):
     from musiczoo.zoo import registry
 
     for spec in specs:
-        path = spec.rpartition("=")[2]
+        path = spec.rpartition("=")[2].split(",")[0]
         if is_run(path):
             record = read_record(path)
             return record["model"], record.get("backbone", {})
@@ -113,6 +115,11 @@ def resolve_model(spec, specs, seeds, work, backend=DEFAULT_BACKEND):
     from musiczoo.zoo.registry import resolve_graph
 
     label, _, source = spec.rpartition("=")
+    if "," in source:
+        parts = [resolve_model(part, specs, seeds, work, backend) for part in source.split(",")]
+        if any(len(part.embedders) > 1 or isinstance(part.embedders[0], MelStats) for part in parts):
+            raise ValueError(f"{spec}: a list of training seeds takes runs, graphs or registry names, one model each")
+        return Model(label or parts[0].name, [part.embedders[0] for part in parts], spec)
     if source == MEL_STATS:
         return Model(label or MEL_STATS, [MelStats()], spec)
     if source == RANDOM_INIT or source.startswith(RANDOM_INIT + ":"):
