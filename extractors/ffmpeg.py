@@ -13,10 +13,31 @@ from musiczoo.runtime import essentia_standard
 FFmpegError = av.error.FFmpegError
 
 
+RIFF_UNKNOWN_SIZE = 0x7FFFF000  # data sizes from here up are placeholders of streamed WAVs, not lengths
+
+
+def riff_seconds(path):
+    """The duration a RIFF/WAVE header states (data chunk bytes / byte rate); None for another file or
+    a header that states none. ffmpeg measures a WAV by its file size, so a cut WAV looks whole to it."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        byte_rate = None
+        while len(chunk := file.read(8)) == 8:
+            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name == b"data":
+                return size / byte_rate if byte_rate and 0 < size < RIFF_UNKNOWN_SIZE else None
+            body = file.read(size + size % 2)
+            if name == b"fmt " and len(body) >= 12:
+                byte_rate = int.from_bytes(body[8:12], "little")
+    return None
+
+
 def probe(path):
     """``(codec, seconds)`` of the first audio stream: the decoder's name and the duration the container
-    states (None when it states none). Raises :class:`FFmpegError` when the container cannot be read
-    and ValueError when it holds no audio stream."""
+    states (None when it states none; a WAV's from its header). Raises :class:`FFmpegError` when the
+    container cannot be read and ValueError when it holds no audio stream."""
     with av.open(str(path)) as container:
         if not container.streams.audio:
             raise ValueError("no audio stream")
@@ -25,7 +46,8 @@ def probe(path):
             seconds = float(stream.duration * stream.time_base)
         else:
             seconds = container.duration / av.time_base if container.duration else None
-        return stream.codec_context.name, seconds
+        codec = stream.codec_context.name
+    return codec, (riff_seconds(path) or seconds) if codec.startswith("pcm_") else seconds
 
 
 def _float_blocks(container, stream):

@@ -85,16 +85,17 @@ def test_opus_goes_to_ffmpeg_and_matches_the_source(formats):
 
 
 def test_truncation_warns_and_the_audio_still_loads(tmp_path):
-    """A cut FLAC (STREAMINFO keeps the full length) and an Ogg missing its middle: ok, with a warning."""
+    """A cut FLAC (STREAMINFO keeps the full length), a cut WAV (its header does) and an Ogg missing its
+    middle: ok, with a warning."""
     es = essentia_standard()
     signal = 0.2 * np.random.default_rng(0).standard_normal(20 * SR).astype(np.float32)
-    for suffix in ("flac", "ogg"):
+    for suffix in ("flac", "wav", "ogg"):
         path = tmp_path / f"full.{suffix}"
         es.MonoWriter(filename=str(path), sampleRate=SR, format=suffix)(signal)
         data = path.read_bytes()
         cut = tmp_path / f"cut.{suffix}"
         tenth = len(data) // 10
-        cut.write_bytes(data[: 5 * tenth] if suffix == "flac" else data[: 3 * tenth] + data[-tenth:])
+        cut.write_bytes(data[: 5 * tenth] if suffix != "ogg" else data[: 3 * tenth] + data[-tenth:])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             assert load_audio(path).size == signal.size
@@ -103,6 +104,20 @@ def test_truncation_warns_and_the_audio_still_loads(tmp_path):
         assert audio.size < 0.8 * signal.size
         (warning,) = [w for w in caught if w.category is TruncatedAudioWarning]
         assert str(warning.message).startswith("truncated:") and "20.0 s its header states" in str(warning.message)
+
+
+def test_a_streamed_wavs_placeholder_size_is_not_a_length(tmp_path):
+    """Streaming writers leave the data size at 0xFFFFFFFF: the length is then the file's, with no warning."""
+    path = write_wav(tmp_path / "streamed.wav", 0.1 * np.ones(3 * SR))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    assert ffmpeg.riff_seconds(path) == pytest.approx(3.0)
+    data[at : at + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    assert ffmpeg.riff_seconds(path) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncatedAudioWarning)
+        assert load_audio(path).size == 3 * SR
 
 
 def test_unusable_files_raise_audio_error(tmp_path):
