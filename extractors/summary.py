@@ -22,12 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from musiczoo.fileio import atomic_write
+from musiczoo.fileio import LOCK_FILE, atomic_write
 
 SUMMARY_FILE = "summary.csv"
 PROVENANCE_FILE = "extract.json"
 PARTS_FOLDER = "parts"
-LOCK_FILE = ".lock"
 SUMMARY_COLUMNS = ["path", "status", "duration_s", "patches", "dim", "embeddings", "error"]  # every summary's
 COLUMNS = [*SUMMARY_COLUMNS, "warning", "size", "mtime_ns", "updated"]  # + the source's size and mtime, row time
 INTEGER_COLUMNS = ("patches", "dim", "size", "mtime_ns")

@@ -1,5 +1,7 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never half of one; file digests."""
+"""Atomic file writes: a crash leaves the old file or the new one, never half of one; folder locks; file digests."""
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -56,6 +58,29 @@ def atomic_save_png(path, figure, dpi=110):
     figure.savefig(buffer, format="png", dpi=dpi)
     atomic_write(path, buffer.getvalue())
     return path
+
+
+LOCK_FILE = ".lock"
+
+
+class FolderBusyError(RuntimeError):
+    """Another process is writing the folder."""
+
+
+@contextlib.contextmanager
+def sole_writer(folder, what):
+    """Hold ``folder/.lock`` for the block, or raise :class:`FolderBusyError` at once if another process
+    holds it: one ``what`` writes a folder at a time. The lock goes with the process, however it ends."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusyError(
+                f"{folder}: another {what} is writing it; wait for that one to end, or give another folder"
+            ) from None
+        yield
 
 
 def sha256(path):

@@ -13,6 +13,7 @@ import pytest
 from conftest import clip_paths
 from musiczoo.extractors.audio import load_audio
 from musiczoo.extractors.mel import MUSICNN, melspectrogram
+from musiczoo.fileio import FolderBusyError
 from musiczoo.runtime import essentia_standard
 from musiczoo.train.store import SHARDS, FeatureStore, build_store, read_index
 
@@ -72,6 +73,7 @@ build_store(pd.read_csv(sys.argv[1]), sys.argv[2], shard_tracks=1, progress=Fals
 
 
 def test_a_killed_build_loses_at_most_the_shard_in_flight(tracks, tmp_path):
+    """...and while it runs, a second build of the same store fails at once; the kill frees the store."""
     many = pd.concat([tracks.iloc[:6].assign(track_id=lambda f, k=k: f.track_id + f"-{k}") for k in range(6)])
     many.to_csv(tmp_path / "tracks.csv", index=False)
     store = tmp_path / "store"
@@ -79,6 +81,8 @@ def test_a_killed_build_loses_at_most_the_shard_in_flight(tracks, tmp_path):
     deadline = time.time() + 120
     while len(list((store / SHARDS).glob("*.parquet"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
+    with pytest.raises(FolderBusyError, match="another feature-store build is writing it"):
+        build_store(many, store, shard_tracks=1, progress=False)
     process.send_signal(signal.SIGKILL)
     process.wait()
     finished = read_index(store)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from musiczoo.extractors.audio import AudioError, load_audio
 from musiczoo.extractors.mel import STORE_FRONT_ENDS, melspectrogram, store_front_end
-from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write
+from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write, sole_writer
 from musiczoo.progress import progress_bar
 
 STORE_FILE = "store.json"
@@ -122,6 +122,7 @@ def build_store(
     Resumable: tracks already in a finished shard are skipped, unless their file changed since;
     tracks no longer in ``tracks`` leave the store; ``rebuild`` recomputes every track (and may change
     the front-end of a store). Unusable audio is recorded with its reason and never stops the build.
+    One build writes a folder at a time: a second raises :class:`~musiczoo.fileio.FolderBusyError`.
     Returns the store's index.
     """
     folder = Path(folder)
@@ -133,38 +134,39 @@ def build_store(
     held = json.loads((folder / STORE_FILE).read_text())["frontend"] if (folder / STORE_FILE).exists() else None
     if held not in (None, frontend) and not rebuild:
         raise ValueError(f"{folder} holds {held} mels: give another folder for {frontend} ones, or rebuild it")
-    (folder / SHARDS).mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        folder / STORE_FILE,
-        json.dumps({"frontend": spec.name, "dtype": np.dtype(DTYPE).name, "bands": spec.n_bands}).encode(),
-    )
-    for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
-        stale.unlink()
-    for part in list((folder / SHARDS).glob("*.parquet")) if rebuild else []:
-        _remove_shard(folder, int(part.stem))
-    for mels in list((folder / SHARDS).glob("*.npy")):  # no index: a killed build's, or a removed shard's
-        if not mels.with_suffix(".parquet").exists():
-            mels.unlink()
-    done = _drop_stale(folder, tracks)
-    pending = tracks[~tracks.track_id.isin(done.track_id)]
-    next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
-    items = [(str(t), str(p), min_frames, frontend) for t, p in zip(pending.track_id, pending.path)]
-    with contextlib.ExitStack() as stack:
-        imap = map
-        if workers > 1:  # spawn: never fork a process that may hold TensorFlow
-            imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
-        bar = stack.enter_context(
-            progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress)
+    with sole_writer(folder, "feature-store build"):
+        (folder / SHARDS).mkdir(parents=True, exist_ok=True)
+        atomic_write(
+            folder / STORE_FILE,
+            json.dumps({"frontend": spec.name, "dtype": np.dtype(DTYPE).name, "bands": spec.n_bands}).encode(),
         )
-        buffer = []
-        for result in imap(_track_mel, items):
-            buffer.append(result)
-            bar.update()
-            if len(buffer) == shard_tracks:
+        for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
+            stale.unlink()
+        for part in list((folder / SHARDS).glob("*.parquet")) if rebuild else []:
+            _remove_shard(folder, int(part.stem))
+        for mels in list((folder / SHARDS).glob("*.npy")):  # no index: a killed build's, or a removed shard's
+            if not mels.with_suffix(".parquet").exists():
+                mels.unlink()
+        done = _drop_stale(folder, tracks)
+        pending = tracks[~tracks.track_id.isin(done.track_id)]
+        next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
+        items = [(str(t), str(p), min_frames, frontend) for t, p in zip(pending.track_id, pending.path)]
+        with contextlib.ExitStack() as stack:
+            imap = map
+            if workers > 1:  # spawn: never fork a process that may hold TensorFlow
+                imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
+            bar = stack.enter_context(
+                progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress)
+            )
+            buffer = []
+            for result in imap(_track_mel, items):
+                buffer.append(result)
+                bar.update()
+                if len(buffer) == shard_tracks:
+                    _write_shard(folder, next_shard, buffer, spec.n_bands)
+                    next_shard, buffer = next_shard + 1, []
+            if buffer:
                 _write_shard(folder, next_shard, buffer, spec.n_bands)
-                next_shard, buffer = next_shard + 1, []
-        if buffer:
-            _write_shard(folder, next_shard, buffer, spec.n_bands)
     return read_index(folder)
 
 
