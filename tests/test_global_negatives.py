@@ -73,13 +73,22 @@ for kind in SPECS:
             "top1": abs(float(top1) - float(one_top1)),
             "gradients": max(float(np.max(np.abs(g - h))) for g, h in zip(grads, one_grads)),
         }
+from musiczoo.train.distribute import check_jit_compile
+
+try:
+    check_jit_compile(strategy, True)
+except ValueError as error:
+    differences["jit_compile refused"] = str(error)
+check_jit_compile(strategy, False)
+check_jit_compile(tf.distribute.get_strategy(), True)  # one device: XLA is fine
 print("DIFFERENCES" + json.dumps(differences))
 """
 
 
 @pytest.fixture(scope="module")
 def differences():
-    """``"KIND NEGATIVES" -> {loss, top1, gradients}``: the largest differences, 2 replicas vs one device."""
+    """``"KIND NEGATIVES" -> {loss, top1, gradients}``: the largest differences, 2 replicas vs one device
+    (and ``"jit_compile refused"``: the message for XLA on those replicas)."""
     result = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.split("DIFFERENCES")[-1])
@@ -96,6 +105,10 @@ def test_global_negatives_match_one_device(differences, kind):
 def test_local_negatives_differ_from_one_device(differences, kind):
     found = differences[f"{kind} local"]
     assert found["loss"] > 1e-3 and found["gradients"] > 1e-3, found
+
+
+def test_jit_compile_is_refused_on_several_cpu_replicas(differences):
+    assert "jit_compile cannot train 2 replicas on one machine's CPUs" in differences["jit_compile refused"]
 
 
 def test_unknown_negatives_are_refused():

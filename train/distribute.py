@@ -38,6 +38,17 @@ def make_strategy(kind, cpu_devices=None):
     return tf.distribute.get_strategy()
 
 
+def check_jit_compile(strategy, jit_compile):
+    """Refuse ``jit_compile`` with several replicas on one process's CPUs: XLA runs every replica's step on the
+    first CPU, away from the other replicas' variables (XLA's known issue "tf.Variable on a different device")."""
+    devices = strategy.extended.worker_devices if jit_compile and strategy.num_replicas_in_sync > 1 else ()
+    if len(devices) > 1 and all("CPU" in device.upper() for device in devices):
+        raise ValueError(
+            f"jit_compile cannot train {len(devices)} replicas on one machine's CPUs (XLA places every replica's "
+            "step on the first CPU, away from the others' variables): set jit_compile: false, or train on GPUs"
+        )
+
+
 def distributed_step(strategy, replica_fn, jit_compile=False):
     """``step(batches) -> (loss, top1)``: ``replica_fn`` run on every replica, its values averaged over them."""
     replica_fn = tf.function(replica_fn, jit_compile=True) if jit_compile else replica_fn

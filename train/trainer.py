@@ -26,6 +26,7 @@ from musiczoo.progress import progress_bar
 from musiczoo.train.averaging import precise_batchnorm, running_average
 from musiczoo.train.checkpoints import CHECKPOINTS, Checkpoints
 from musiczoo.train.distribute import (
+    check_jit_compile,
     check_same_position,
     distributed_batches,
     distributed_step,
@@ -56,6 +57,7 @@ class Trainer:
         keras.utils.set_random_seed(config["seed"])
         tf.config.experimental.enable_op_determinism()
         self.strategy = make_strategy(config["distribute"], config.get("cpu_devices"))
+        check_jit_compile(self.strategy, config["jit_compile"])
         self.chief = is_chief(self.strategy)
         if self.chief:
             self.run_dir.mkdir(parents=True, exist_ok=True)
