@@ -13,12 +13,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import relative_error
 from musiczoo.train.distribute import cluster_config
 from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE
-from test_train import tiny_data  # noqa: F401  (the session's tiny real-audio catalogue and store)
+from test_train import tiny_data, write_tiny_config  # noqa: F401  (tiny_data: the session's real-audio catalogue)
 
 EPOCHS = 2
 MUSICZOO = "import sys; from musiczoo.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -37,25 +36,18 @@ def test_cluster_config_names_the_workers_and_this_one():
 @pytest.fixture(scope="module")
 def config(tiny_data, tmp_path_factory):  # noqa: F811
     """A tiny VGGish COLA run: a global batch of 4 pairs (2 per worker), checkpoints every step."""
-    path = tmp_path_factory.mktemp("multi_worker") / "config.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "model": "playlist_tco_embeddings-vggish",
-                "catalogue": str(tiny_data / "catalogue.parquet"),
-                "store": str(tiny_data / "features"),
-                "backbone": {"width": 0.0625},
-                "batch_size": 4,
-                "epochs": EPOCHS,
-                "steps_per_epoch": 3,
-                "validation_steps": 1,
-                "validation_fraction": 0.2,
-                "checkpoint_steps": 1,
-                "schedule": {"name": "plateau", "patience": 1},
-            }
-        )
+    return write_tiny_config(
+        tmp_path_factory.mktemp("multi_worker") / "config.yaml",
+        tiny_data,
+        "playlist_tco_embeddings-vggish",
+        batch_size=4,
+        epochs=EPOCHS,
+        steps_per_epoch=3,
+        validation_steps=1,
+        validation_fraction=0.2,
+        checkpoint_steps=1,
+        schedule={"name": "plateau", "patience": 1},
     )
-    return path
 
 
 def free_ports(count):

@@ -68,20 +68,33 @@ def tiny_data(tmp_path_factory):
     return folder
 
 
+def tiny_backbone(model):
+    """The :data:`TINY` backbone settings of registry ``model``."""
+    from musiczoo.zoo import registry
+
+    return TINY[registry.get(model)["musiczoo"]["backbone"]["name"]]
+
+
+def write_tiny_config(path, tiny_data, model, **settings):
+    """A config at ``path``: registry ``model`` at its tiny size on ``tiny_data``, plus ``settings``."""
+    import yaml
+
+    data = {"catalogue": str(tiny_data / "catalogue.parquet"), "store": str(tiny_data / "features")}
+    path.write_text(yaml.safe_dump({"model": model, **data, "backbone": tiny_backbone(model), **settings}))
+    return path
+
+
 def tiny_overrides(config_path):
     import yaml
 
-    from musiczoo.zoo import registry
-
     model = yaml.safe_load(config_path.read_text())["model"]
-    backbone = registry.get(model)["musiczoo"]["backbone"]["name"]
     return [
         "batch_size=4",
         "epochs=2",
         "steps_per_epoch=2",
         "validation_steps=1",
         "validation_fraction=0.3",
-        f"backbone={json.dumps(TINY[backbone])}",
+        f"backbone={json.dumps(tiny_backbone(model))}",
         "schedule={name: plateau, patience: 1}",
     ]
 
@@ -136,23 +149,15 @@ train(sys.argv[1], sys.argv[2], resume="--resume" in sys.argv, progress=False,
 
 def test_killed_run_resumes_to_the_same_weights(tiny_data, tmp_path):
     """Kill mid-epoch, resume, finish: the weights equal those of a run never killed."""
-    import yaml
-
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "model": "playlist_tco_embeddings-vggish",
-                "catalogue": str(tiny_data / "catalogue.parquet"),
-                "store": str(tiny_data / "features"),
-                "backbone": {"width": 0.0625},
-                "batch_size": 4,
-                "epochs": 3,
-                "steps_per_epoch": 4,
-                "validation_fraction": 0.2,
-                "schedule": {"name": "plateau", "patience": 1},
-            }
-        )
+    config = write_tiny_config(
+        tmp_path / "config.yaml",
+        tiny_data,
+        "playlist_tco_embeddings-vggish",
+        batch_size=4,
+        epochs=3,
+        steps_per_epoch=4,
+        validation_fraction=0.2,
+        schedule={"name": "plateau", "patience": 1},
     )
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run([sys.executable, "-c", RUN, str(config), str(whole)], check=True, timeout=600)
@@ -190,22 +195,14 @@ train(sys.argv[1], sys.argv[2], progress=False, overrides={"distribute": "mirror
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_data, tmp_path):
     """tf.distribute: the same loop runs replicated over 2 logical CPU devices and exports."""
-    import yaml
-
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "model": "discogs_artist_embeddings-effnet",
-                "catalogue": str(tiny_data / "catalogue.parquet"),
-                "store": str(tiny_data / "features"),
-                "backbone": {"width": 0.25, "depth": 0.34},
-                "batch_size": 8,
-                "epochs": 2,
-                "steps_per_epoch": 2,
-                "validation_fraction": 0.3,
-            }
-        )
+    config = write_tiny_config(
+        tmp_path / "config.yaml",
+        tiny_data,
+        "discogs_artist_embeddings-effnet",
+        batch_size=8,
+        epochs=2,
+        steps_per_epoch=2,
+        validation_fraction=0.3,
     )
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, str(config), str(tmp_path / "run")],
