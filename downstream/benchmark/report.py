@@ -163,6 +163,9 @@ def _task_line(task, labels):
     return f"{task.kind} of `{task.label}`{binned}: {known} tracks, {classes} classes; {how}"
 
 
+SEEDS = "seeds (split, probe, triplets; and the graph, for a row given one per seed: random-init, A,B,C)"
+
+
 def write_report(result, out_dir, command=None, task_labels=None):
     """Write ``report.md``, ``report.html``, ``scores.csv``, ``summary.csv`` and the plots into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -176,12 +179,12 @@ def write_report(result, out_dir, command=None, task_labels=None):
     md = [
         "# Benchmark",
         "",
-        f"{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; mean ± 95% t-interval over seeds.",
+        f"{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; mean ± 95% t-interval over {SEEDS}.",
         "",
     ]
     page = [
         f"<h1>Benchmark</h1><p>{len(result.tracks)} tracks, {len(result.models)} models, {seeds} seeds; "
-        "mean ± 95% t-interval over seeds.</p>"
+        f"mean ± 95% t-interval over {SEEDS}.</p>"
     ]
     for task in result.tasks:
         md += [f"## {task.name}", ""]
