@@ -113,6 +113,43 @@ def read_index(folder):
     return pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True).reindex(columns=INDEX_COLUMNS)
 
 
+def _write_store(folder, tracks, spec, frontend, workers, shard_tracks, min_frames, progress, rebuild):
+    """:func:`build_store`'s writing, its folder lock held: clean up after a killed build, drop stale
+    tracks, compute the pending ones shard by shard."""
+    (folder / SHARDS).mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        folder / STORE_FILE,
+        json.dumps({"frontend": spec.name, "dtype": np.dtype(DTYPE).name, "bands": spec.n_bands}).encode(),
+    )
+    for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
+        stale.unlink()
+    for part in list((folder / SHARDS).glob("*.parquet")) if rebuild else []:
+        _remove_shard(folder, int(part.stem))
+    for mels in list((folder / SHARDS).glob("*.npy")):  # no index: a killed build's, or a removed shard's
+        if not mels.with_suffix(".parquet").exists():
+            mels.unlink()
+    done = _drop_stale(folder, tracks)
+    pending = tracks[~tracks.track_id.isin(done.track_id)]
+    next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
+    items = [(str(t), str(p), min_frames, frontend) for t, p in zip(pending.track_id, pending.path)]
+    with contextlib.ExitStack() as stack:
+        imap = map
+        if workers > 1:  # spawn: never fork a process that may hold TensorFlow
+            imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
+        bar = stack.enter_context(
+            progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress)
+        )
+        buffer = []
+        for result in imap(_track_mel, items):
+            buffer.append(result)
+            bar.update()
+            if len(buffer) == shard_tracks:
+                _write_shard(folder, next_shard, buffer, spec.n_bands)
+                next_shard, buffer = next_shard + 1, []
+        if buffer:
+            _write_shard(folder, next_shard, buffer, spec.n_bands)
+
+
 def build_store(
     tracks, folder, workers=1, shard_tracks=64, min_frames=128, progress=True, rebuild=False, frontend="musicnn"
 ):
@@ -135,38 +172,7 @@ def build_store(
     if held not in (None, frontend) and not rebuild:
         raise ValueError(f"{folder} holds {held} mels: give another folder for {frontend} ones, or rebuild it")
     with sole_writer(folder, "feature-store build"):
-        (folder / SHARDS).mkdir(parents=True, exist_ok=True)
-        atomic_write(
-            folder / STORE_FILE,
-            json.dumps({"frontend": spec.name, "dtype": np.dtype(DTYPE).name, "bands": spec.n_bands}).encode(),
-        )
-        for stale in (folder / SHARDS).glob(".*.part"):  # a killed build's shard in flight
-            stale.unlink()
-        for part in list((folder / SHARDS).glob("*.parquet")) if rebuild else []:
-            _remove_shard(folder, int(part.stem))
-        for mels in list((folder / SHARDS).glob("*.npy")):  # no index: a killed build's, or a removed shard's
-            if not mels.with_suffix(".parquet").exists():
-                mels.unlink()
-        done = _drop_stale(folder, tracks)
-        pending = tracks[~tracks.track_id.isin(done.track_id)]
-        next_shard = max((int(part.stem) + 1 for part in (folder / SHARDS).glob("*.parquet")), default=0)
-        items = [(str(t), str(p), min_frames, frontend) for t, p in zip(pending.track_id, pending.path)]
-        with contextlib.ExitStack() as stack:
-            imap = map
-            if workers > 1:  # spawn: never fork a process that may hold TensorFlow
-                imap = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap
-            bar = stack.enter_context(
-                progress_bar(total=len(items), desc="mel features", unit="track", disable=not progress)
-            )
-            buffer = []
-            for result in imap(_track_mel, items):
-                buffer.append(result)
-                bar.update()
-                if len(buffer) == shard_tracks:
-                    _write_shard(folder, next_shard, buffer, spec.n_bands)
-                    next_shard, buffer = next_shard + 1, []
-            if buffer:
-                _write_shard(folder, next_shard, buffer, spec.n_bands)
+        _write_store(folder, tracks, spec, frontend, workers, shard_tracks, min_frames, progress, rebuild)
     return read_index(folder)
 
 
