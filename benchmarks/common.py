@@ -1,6 +1,7 @@
 """Shared by the benchmarks: a catalogue of the real clips, a training run's step, loop and input
 rates, and timings taken interleaved (the machine may be shared: ratios stay fair under load)."""
 
+import math
 import os
 import statistics
 import time
@@ -14,6 +15,7 @@ import musiczoo  # noqa: F401  (Essentia before TensorFlow)
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIPS = DATA / "clips"
 STAT = ["size", "mtime_ns"]  # a store index's record of the file read
+EFFNET = "discogs_artist_embeddings-effnet"
 
 
 def clips():
@@ -150,6 +152,45 @@ def built_trainer(config, run_dir):
     trainer = Trainer(resolve(config), run_dir)
     trainer.build()
     return trainer
+
+
+def backbone_overrides(model, width):
+    """The backbone keys that shrink ``model`` to ``width`` (EfficientNet: depth too)."""
+    if width == 1:
+        return {}
+    return {"width": width, "depth": width} if "effnet" in model else {"width": width}
+
+
+def training_config(model, loss, pairs, catalogue, store, batch_size, width, **extra):
+    """A one-epoch training config mapping of ``model`` at ``width`` with one objective, no validation."""
+    return {
+        "model": model,
+        "catalogue": str(catalogue),
+        "store": str(store),
+        "backbone": backbone_overrides(model, width),
+        "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
+        "batch_size": batch_size,
+        "validation_fraction": 0,
+        "epochs": 1,
+        **extra,
+    }
+
+
+def effnet_cola_rates(folder, batch_size, width, steps, variants):
+    """EffNet-B0 COLA (track pairs) on the real clips: ``{name: TrainingRates}`` of ``steps`` steps, one built
+    trainer (run folder ``folder/name``) per ``name -> config overrides`` of ``variants``, all on one catalogue."""
+    copies = math.ceil(batch_size * (steps + 1) / len(clips()))  # a first batch, then the measure
+    catalogue, store = clip_catalogue(folder, copies=copies)
+    return {
+        name: TrainingRates(
+            built_trainer(
+                training_config(EFFNET, "cola", "track", catalogue, store, batch_size, width, **extra),
+                f"{folder}/{name}",
+            ),
+            steps,
+        )
+        for name, extra in variants.items()
+    }
 
 
 def train_step_rate(config, run_dir, steps=5):

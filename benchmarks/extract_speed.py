@@ -97,7 +97,7 @@ def paths(graph, metadata, wrapper, output, out_dir):
 
 def with_onnx(graph, out_dir=None):
     """``graph`` with its ONNX conversion beside it (in ``out_dir``: a copy); as is when the conversion cannot run."""
-    from musiczoo.zoo.export import export_graph
+    from musiczoo.zoo.convert import export_graph
 
     try:
         export_graph(graph, out_dir, format="both")

@@ -25,7 +25,6 @@ from collections import Counter
 import common
 import numpy as np
 import tensorflow as tf
-from train_speed import EFFNET, training_config
 
 GROUPS = {  # first match wins, on the op type in lower case
     "idle (threads waiting)": ("idle",),
@@ -95,10 +94,7 @@ def main():
     if args.quick:
         args.batch_size, args.width, args.steps = 8, 0.25, 1
     with tempfile.TemporaryDirectory() as tmp:
-        copies = -(-args.batch_size * (args.steps + 1) // len(common.clips()))
-        catalogue, store = common.clip_catalogue(tmp, copies=copies)
-        config = training_config(EFFNET, "cola", "track", catalogue, store, args.batch_size, args.width)
-        rates = common.TrainingRates(common.built_trainer(config, f"{tmp}/run"), args.steps)
+        rates = common.effnet_cola_rates(tmp, args.batch_size, args.width, args.steps, {"run": {}})["run"]
         rates.step()  # warm-up: tracing, oneDNN's primitive caches
         print(f"{common.load()} (before)")
         seconds = _timed(rates.step) / args.steps

@@ -22,15 +22,13 @@ step alone at ``--backbone-batch`` pairs, next to its FLOP bound.
 """
 
 import argparse
-import math
 import tempfile
 
 import common
 import tensorflow as tf
 
-EFFNET = "discogs_artist_embeddings-effnet"
 CASES = [  # backbone model, objective, pairs (a step costs the same whatever association made the pairs)
-    ("discogs_artist_embeddings-effnet", "cola", "track"),
+    (common.EFFNET, "cola", "track"),
     ("discogs_style_tags-effnet", "multilabel", None),
     ("playlist_co_embeddings-vggish", "ntxent", "track"),
     ("playlist_co_embeddings-resnet50", "ntxent", "track"),
@@ -39,27 +37,6 @@ COLUMNS = ["model", "loss", "precision", "step_s", "patches_s", "gflop_patch", "
 
 
 LOOP_COLUMNS = ["variant", "step_s", "step_patches_s", "loop_patches_s", "loop/step", "pipeline/step", "efficiency"]
-
-
-def backbone_overrides(model, width):
-    """The backbone keys that shrink ``model`` to ``width`` (EfficientNet: depth too)."""
-    if width == 1:
-        return {}
-    return {"width": width, "depth": width} if "effnet" in model else {"width": width}
-
-
-def training_config(model, loss, pairs, catalogue, store, batch_size, width, **extra):
-    return {
-        "model": model,
-        "catalogue": str(catalogue),
-        "store": str(store),
-        "backbone": backbone_overrides(model, width),
-        "objectives": [{"loss": loss, **({"pairs": pairs} if pairs else {})}],
-        "batch_size": batch_size,
-        "validation_fraction": 0,
-        "epochs": 1,
-        **extra,
-    }
 
 
 def variants(gpu):
@@ -72,19 +49,8 @@ def variants(gpu):
 
 def effnet_rows(args, tmp, gpu, peak):
     """EffNet-B0 COLA: step, loop and pipeline of every variant, interleaved."""
-    copies = math.ceil(args.batch_size * (args.steps + 1) / len(common.clips()))  # a first batch, then the measure
-    catalogue, store = common.clip_catalogue(tmp, copies=copies)
-    rates = {
-        name: common.TrainingRates(
-            common.built_trainer(
-                training_config(EFFNET, "cola", "track", catalogue, store, args.batch_size, args.width, **extra),
-                f"{tmp}/{name}",
-            ),
-            args.steps,
-        )
-        for name, extra in variants(gpu).items()
-        if name in (args.variants or variants(gpu))
-    }
+    chosen = {name: extra for name, extra in variants(gpu).items() if name in (args.variants or variants(gpu))}
+    rates = common.effnet_cola_rates(tmp, args.batch_size, args.width, args.steps, chosen)
     measures = {"pipeline": next(iter(rates.values())).pipeline}
     for name, rate in rates.items():
         measures |= {f"{name} step": rate.step, f"{name} loop": rate.loop}
@@ -118,7 +84,7 @@ def backbone_rows(args, tmp, gpu, peak):
     rows = []
     for model, loss, pairs in CASES:
         for precision, extra in variants(gpu).items():
-            config = training_config(model, loss, pairs, catalogue, store, batch, args.width, **extra)
+            config = common.training_config(model, loss, pairs, catalogue, store, batch, args.width, **extra)
             seconds, rate, keras_model = common.train_step_rate(config, f"{tmp}/{model}-{precision}", args.steps)
             gflop = common.flops_per_patch(keras_model) / 1e9
             bound = peak / (3 * gflop)

@@ -247,7 +247,7 @@ def _add_classifier_options(parser, finetune=False):
 
 def add_commands(commands):
     """Add ``downstream`` and ``predict`` to the `musiczoo` parser's commands."""
-    from musiczoo.cli import add_backend_option, positive_int
+    from musiczoo.arguments import add_backend_option, positive_int
 
     downstream = commands.add_parser(
         "downstream",
@@ -318,7 +318,9 @@ def add_commands(commands):
         description="Embed audio files with the head's embedding model, run the head (Essentia), print each file's "
         "top classes (track average) and write every activation with -o. Exit status 1 if a file failed.",
     )
-    predict.add_argument("head", metavar="HEAD", help="a head .pb with its .json beside it")
+    predict.add_argument(
+        "head", metavar="HEAD", help="a head .pb (Essentia) or .onnx (onnxruntime) with its .json beside it"
+    )
     predict.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files or folders (searched recursively)")
     predict.add_argument("-o", "--output", metavar="CSV", help="write path, patch, one column per class")
     predict.add_argument("--patches", action="store_true", help="also one row per patch in the CSV")

@@ -64,7 +64,8 @@ class EraModel:
     def predict(self, audio_paths, artist_texts=None):
         """The era of each audio file (AudioArt-MMC also takes each file's artist text): a DataFrame."""
         from musiczoo.extractors.audio import load_audio
-        from musiczoo.extractors.mel import melspectrogram, store_front_end
+        from musiczoo.extractors.mel import melspectrogram
+        from musiczoo.zoo.frontends import store_front_end
 
         if self.takes_text and (artist_texts is None or len(artist_texts) != len(audio_paths)):
             raise ValueError("AudioArt-MMC needs one artist text per audio file")

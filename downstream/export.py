@@ -14,6 +14,7 @@ import tensorflow as tf
 from musiczoo.extractors.graph import Graph, find_output
 from musiczoo.fileio import sha256
 from musiczoo.zoo import registry
+from musiczoo.zoo.resolve import resolve_graph
 from musiczoo.zoo.export import freeze, write_export
 from musiczoo.zoo.families import FAMILIES
 
@@ -28,7 +29,7 @@ def embedding_model_graph(model, dim=None):
     ValueError unless the model's embeddings have that size.
     """
     try:
-        graph = Graph(registry.resolve_graph(model))
+        graph = Graph(resolve_graph(model))
         metadata, path = graph.metadata, graph.path.resolve()
     except FileNotFoundError:
         if str(model).endswith(".pb"):

@@ -15,7 +15,8 @@ from musiczoo.downstream.embeddings import LabelledSet, load_labelled, match_emb
 from musiczoo.downstream.labels import read_ground_truth
 from musiczoo.extractors.audio import AudioError, find_audio, load_audio
 from musiczoo.extractors.graph import patch_count
-from musiczoo.extractors.mel import FRONT_ENDS, melspectrogram
+from musiczoo.extractors.mel import melspectrogram
+from musiczoo.zoo.frontends import FRONT_ENDS
 from musiczoo.progress import progress_bar
 from musiczoo.zoo import registry
 

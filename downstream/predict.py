@@ -5,7 +5,6 @@ head's JSON (``musiczoo extract``), then the head, per patch and averaged per tr
 """
 
 import functools
-import json
 import tempfile
 from pathlib import Path
 
@@ -18,24 +17,24 @@ from musiczoo.extractors.extract import extract
 from musiczoo.extractors.graph import node_name
 from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
-from musiczoo.zoo import registry
+from musiczoo.zoo import onnx
+from musiczoo.zoo.resolve import read_metadata, resolve_graph
 
 TRACK_ROW = "mean"  # the ``patch`` value of a track's averaged activations
 
 
 class Head(TrackPredictor):
-    """An exported classifier head (``.pb`` + ``.json``), with the track-level predictor API.
+    """An exported classifier head (``.pb`` or ``.onnx``, and its ``.json``), with the track-level predictor API.
 
-    ``predict_proba``, ``predict``, ``evaluate`` and ``score`` run the graph in Essentia, so
-    official heads (``TensorflowPredict2D`` on embeddings) are evaluated the same way.
+    ``predict_proba``, ``predict``, ``evaluate`` and ``score`` run the ``.pb`` in Essentia, so official
+    heads (``TensorflowPredict2D`` on embeddings) are evaluated the same way; a ``.onnx`` runs on onnxruntime.
     """
 
     def __init__(self, path):
         self.path = Path(path)
-        meta_path = self.path.with_suffix(".json")
-        if not self.path.is_file() or not meta_path.is_file():
-            raise FileNotFoundError(f"a head is a .pb with its .json beside it: {self.path}, {meta_path}")
-        self.metadata = json.loads(meta_path.read_text())
+        if not self.path.is_file():
+            raise FileNotFoundError(f"head not found: {self.path}")
+        self.metadata = read_metadata(self.path)
         inference = self.metadata["inference"]
         if inference.get("algorithm") != "TensorflowPredict2D":
             raise ValueError(
@@ -65,7 +64,7 @@ class Head(TrackPredictor):
             graph = Path(path)
         else:
             try:
-                graph = registry.resolve_graph(name)
+                graph = resolve_graph(name)
             except (KeyError, FileNotFoundError):
                 missing = f"{path or 'no graph'} not found, no export named {name} here"
                 raise FileNotFoundError(
@@ -80,6 +79,10 @@ class Head(TrackPredictor):
 
     @functools.cached_property
     def _algorithm(self):
+        if self.path.suffix == onnx.SUFFIX:
+            session = onnx.session(self.path)
+            output, feed = onnx.tensor_name(self.output), session.get_inputs()[0].name
+            return lambda rows: session.run([output], {feed: rows})[0]
         return essentia_standard().TensorflowPredict2D(
             graphFilename=str(self.path), input=self.input, output=self.output, dimensions=self.features_[0]
         )
@@ -96,7 +99,7 @@ def predict_files(
     embeddings_dir=None,
     batch_size=64,
     progress=True,
-    backend="essentia",
+    backend=None,
 ):
     """Run the embedding model and ``head`` on the audio files of ``inputs`` (files or folders).
 

@@ -78,6 +78,11 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
             TruncatedAudioWarning(f"truncated: {seconds:.1f} s decoded of the {stated:.1f} s its header states"),
             stacklevel=2,
         )
+    elif ffmpeg.ogg_cut(path):
+        warnings.warn(
+            TruncatedAudioWarning(f"truncated: the Ogg stream breaks off without its last page after {seconds:.1f} s"),
+            stacklevel=2,
+        )
     return audio
 
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from musiczoo.extractors import summary as outputs
 from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, TruncatedAudioWarning, load_audio, scan_audio
-from musiczoo.extractors.graph import Graph, predictor
+from musiczoo.extractors.graph import Graph, model_backend, predictor
 from musiczoo.extractors.summary import PROVENANCE_FILE, SUMMARY_COLUMNS, SUMMARY_FILE  # noqa: F401 (imported from here)
 from musiczoo.fileio import atomic_save_npy, sha256
 from musiczoo.isolation import run_isolated
 from musiczoo.progress import progress_bar
 from musiczoo.runtime import quiet_tensorflow_start
-from musiczoo.zoo.registry import resolve_graph
+from musiczoo.zoo.resolve import resolve_graph
 
 FILE_TIMEOUT = 1800.0  # seconds a worker may spend on one file before it is given up (and the worker replaced)
 FILE_ERRORS = (AudioError, RuntimeError, ValueError)  # what an unusable file raises, decoded or embedded: its row
@@ -234,7 +234,7 @@ def extract(
     out_dir,
     node=None,
     batch_size=64,
-    backend="essentia",
+    backend=None,
     metadata=None,
     progress=True,
     shard=None,
@@ -263,6 +263,7 @@ def extract(
     if workers < 0:
         raise ValueError(f"workers must be 0 (this process) or more, not {workers}")
     graph = load_graph(model, metadata)
+    backend = model_backend(graph, backend)
     files, skipped = scan_audio(inputs)
     if not files:
         others = f": {len(skipped)} other entries, e.g. {skipped[0][0]} ({skipped[0][1]})" if skipped else ""

@@ -14,6 +14,7 @@ FFmpegError = av.error.FFmpegError
 
 
 RIFF_UNKNOWN_SIZE = 0x7FFFF000  # data sizes from here up are placeholders of streamed WAVs, not lengths
+OGG_PAGE = 27 + 255 + 255 * 255  # the longest Ogg page: header, segment table, 255 segments of 255 bytes
 
 
 def riff_seconds(path):
@@ -32,6 +33,29 @@ def riff_seconds(path):
             if name == b"fmt " and len(body) >= 12:
                 byte_rate = int.from_bytes(body[8:12], "little")
     return None
+
+
+def ogg_cut(path):
+    """Whether an Ogg file breaks off inside a page (cut or partly written); None for a file that is not Ogg.
+
+    ffmpeg measures an Ogg by its last whole page, so a cut one looks whole to it. A stream's last page
+    should carry the end-of-stream flag, but some encoders never write it (two whole trackballs tracks in
+    ../shared/data end on a page without it): only a file that does not end where a page ends counts as cut.
+    """
+    with open(path, "rb") as file:
+        if file.read(4) != b"OggS":
+            return None
+        size = file.seek(0, 2)
+        file.seek(max(0, size - 2 * OGG_PAGE))
+        tail = file.read()
+    at = len(tail)
+    while (at := tail.rfind(b"OggS", 0, at)) >= 0:  # a page header whose page ends at the end of the file?
+        header = tail[at : at + 27]
+        if len(header) == 27 and header[4] == 0:  # version 0
+            table = tail[at + 27 : at + 27 + header[26]]
+            if len(table) == header[26] and at + 27 + len(table) + sum(table) == len(tail):
+                return False
+    return True
 
 
 def probe(path):

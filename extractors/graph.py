@@ -8,31 +8,20 @@ take 16 kHz mono audio and return ``(patches, dim)``; :data:`BACKENDS` names the
 """
 
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
 
-from musiczoo.extractors.mel import FRONT_ENDS, frame_count
-from musiczoo.extractors.official import OFFICIAL_METADATA
+from musiczoo.extractors.mel import frame_count
+from musiczoo.zoo.frontends import FRONT_ENDS
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo.families import AUDIO_WRAPPERS
+from musiczoo.zoo.resolve import read_metadata
 
 
 def patch_count(frames, size, hop):
     """Whole patches Essentia cuts from ``frames`` mel frames (the last partial one is dropped)."""
     return (frames - size) // hop + 1 if frames >= size else 0
-
-
-def read_metadata(path):
-    """The Essentia metadata of a ``.pb``: the ``.json`` beside it, else an official model's (by file stem)."""
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    if meta_path.is_file():
-        return json.loads(meta_path.read_text())
-    if path.stem in OFFICIAL_METADATA:
-        return OFFICIAL_METADATA[path.stem]
-    raise FileNotFoundError(f"{path.name} needs its Essentia metadata beside it: {meta_path}")
 
 
 def find_output(metadata, purpose):
@@ -191,8 +180,15 @@ BACKENDS = {  # back-end name -> make(graph, node, batch_size) -> (audio -> (pat
 DEFAULT_BACKEND = "essentia"
 
 
-def predictor(graph, node=None, batch_size=64, backend=DEFAULT_BACKEND):
-    """``audio -> (patches, dim)`` for ``graph`` on the chosen back-end, read at ``node`` (default: the embeddings)."""
+def model_backend(graph, backend=None):
+    """``backend``, else the model's own: ``onnx`` for a model given as its ``.onnx``, else :data:`DEFAULT_BACKEND`."""
+    return backend or ("onnx" if graph.path.suffix == ".onnx" else DEFAULT_BACKEND)
+
+
+def predictor(graph, node=None, batch_size=64, backend=None):
+    """``audio -> (patches, dim)`` for ``graph`` on the back-end ``backend`` (default: :func:`model_backend`),
+    read at ``node`` (default: the embeddings)."""
+    backend = model_backend(graph, backend)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if batch_size < 1:  # Essentia's batchSize -1 or 0 means "all at once", which crashes EffnetDiscogs

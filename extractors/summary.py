@@ -13,6 +13,7 @@ embeddings; a run of another model into the folder is refused.
 import contextlib
 import datetime
 import fcntl
+import functools
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from musiczoo.fileio import LOCK_FILE, atomic_write
+from musiczoo.fileio import atomic_write, folder_lock
 
 SUMMARY_FILE = "summary.csv"
 PROVENANCE_FILE = "extract.json"
@@ -50,16 +51,8 @@ def is_extraction(out_dir):
     return (Path(out_dir) / PROVENANCE_FILE).is_file()
 
 
-@contextlib.contextmanager
-def folder_lock(out_dir):
-    """The folder's lock, held meanwhile: one run at a time claims, reads or merges it."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} is a file: give a folder for the embeddings")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+# one run at a time claims, reads or merges a folder; its other runs wait their turn
+_locked = functools.partial(folder_lock, what="embeddings", wait=True)
 
 
 def claim(out_dir, provenance):
@@ -68,7 +61,7 @@ def claim(out_dir, provenance):
     Raises ValueError naming what differs (graph, node, back-end, patching).
     """
     path = Path(out_dir) / PROVENANCE_FILE
-    with folder_lock(out_dir):
+    with _locked(out_dir):
         if path.is_file():
             recorded = json.loads(path.read_text())
             keys = IDENTITY if "graph_sha256" in recorded else ("graph", *IDENTITY[1:])  # older folders: by path
@@ -88,7 +81,7 @@ class Part:
 
     def __init__(self, out_dir, label=""):
         folder = Path(out_dir) / PARTS_FOLDER
-        with folder_lock(out_dir):  # a merge never sees a part between its creation and its lock
+        with _locked(out_dir):  # a merge never sees a part between its creation and its lock
             folder.mkdir(exist_ok=True)
             self.path = folder / f"{label}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}.jsonl"
             self.file = open(self.path, "a", **ENCODING)
@@ -140,7 +133,7 @@ def _table(out_dir):
 
 def read_table(out_dir):
     """``out_dir``'s rows as they stand, parts of running runs included."""
-    with folder_lock(out_dir):
+    with _locked(out_dir):
         return _table(out_dir)
 
 
@@ -165,7 +158,7 @@ def merge(out_dir):
     out_dir = Path(out_dir)
     if not is_extraction(out_dir):
         raise FileNotFoundError(f"{out_dir} holds no extraction (no {PROVENANCE_FILE})")
-    with folder_lock(out_dir):
+    with _locked(out_dir):
         ended = _ended_parts(out_dir)
         table = _table(out_dir)
         buffer = io.StringIO()

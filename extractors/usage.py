@@ -8,6 +8,7 @@ needs. A classifier head runs on the embeddings of its embedding model, which co
 
 import json
 import shlex
+from pathlib import Path
 
 from musiczoo.extractors.graph import find_output, node_name
 from musiczoo.zoo.families import AUDIO_WRAPPERS, wrapper_arguments
@@ -73,7 +74,7 @@ def essentia_snippet(graph_path, metadata, embedding=None):
 
 
 def musiczoo_commands(model, metadata):
-    """The musiczoo commands that run ``model`` (a registry name or a ``.pb``) on ``audio.wav``."""
+    """The musiczoo commands that run ``model`` (a registry name, a ``.pb`` or a ``.onnx``) on ``audio.wav``."""
     model = shlex.quote(str(model))
     if metadata["inference"]["algorithm"] not in AUDIO_WRAPPERS:  # a head, on its embedding model's output
         return f"musiczoo predict {model} {AUDIO}"
@@ -84,8 +85,13 @@ def musiczoo_commands(model, metadata):
 
 
 def usage(model, graph_path, metadata, embedding=None):
-    """Both, as ``models show`` prints them: an ``# Essentia`` block, then a ``# musiczoo`` block."""
-    return (
-        f"# Essentia\n{essentia_snippet(graph_path, metadata, embedding)}\n\n"
-        f"# musiczoo\n{musiczoo_commands(model, metadata)}\n"
-    )
+    """Both, as ``models show`` prints them: an ``# Essentia`` block, then a ``# musiczoo`` block.
+
+    A model given as its ``.onnx`` is called in Essentia through the ``.pb`` beside it, if it has one.
+    """
+    frozen = Path(graph_path).with_suffix(".pb")
+    if Path(graph_path).suffix == ".onnx" and not frozen.is_file():
+        snippet = f"# none: {frozen.stem} is an ONNX-only export (--format both writes the .pb Essentia loads)"
+    else:
+        snippet = essentia_snippet(frozen, metadata, embedding)
+    return f"# Essentia\n{snippet}\n\n# musiczoo\n{musiczoo_commands(model, metadata)}\n"

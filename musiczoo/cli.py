@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from musiczoo.arguments import add_backend_option, positive_int
 from musiczoo.errors import error_message
 from musiczoo.runtime import quiet_tensorflow_start
 
@@ -26,26 +27,6 @@ def _report(table, done):
     for row in failed.itertuples():
         print(f"  failed: {row.path}: {row.error}", file=sys.stderr)
     return 1 if len(failed) else 0
-
-
-def positive_int(text):
-    """An argparse type: a whole number of 1 or more (Essentia's wrappers crash on a batch size of 0 or -1)."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text}")
-    return int(text)
-
-
-def add_backend_option(parser, what):
-    """``--backend``: which of ``extractors.graph.BACKENDS`` runs ``what``."""
-    from musiczoo.extractors.graph import BACKENDS, DEFAULT_BACKEND
-
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=DEFAULT_BACKEND,
-        help=f"what runs {what}: essentia, Essentia's own wrapper (default); tensorflow, mel and graph in "
-        "TensorFlow; onnx, the .onnx beside the graph (musiczoo export MODEL --format onnx) on onnxruntime",
-    )
 
 
 def _shard(text):
@@ -108,13 +89,14 @@ def _import(args):
 
 def _export(args):
     from musiczoo.zoo import export
+    from musiczoo.zoo.convert import export_graph
 
     if args.random_init:
         path = export.export_random_init(args.random_init, args.output or "exports", seed=args.seed, format=args.format)
     elif args.source and Path(args.source).is_dir():
         path = export.export_run(args.source, args.output, format=args.format)
     elif args.source:
-        path = export.export_graph(args.source, args.output, format=args.format)
+        path = export_graph(args.source, args.output, format=args.format)
     else:
         raise SystemExit("musiczoo export: give a RUN_DIR, a MODEL or --random-init NAME")
     written = [path.with_suffix(suffix) for suffix in (".pb", ".onnx", ".json")]
@@ -137,8 +119,8 @@ def _models_list(args):
 
 def _embedding_model(graph, metadata):
     """``(path, metadata)`` of a head's embedding model; None for a model that runs on audio."""
-    from musiczoo.extractors.graph import read_metadata
     from musiczoo.zoo.families import AUDIO_WRAPPERS
+    from musiczoo.zoo.resolve import read_metadata
 
     if metadata["inference"]["algorithm"] in AUDIO_WRAPPERS:
         return None
@@ -149,11 +131,11 @@ def _embedding_model(graph, metadata):
 
 
 def _models_show(args):
-    from musiczoo.extractors.graph import read_metadata
     from musiczoo.extractors.usage import usage
     from musiczoo.zoo import registry
+    from musiczoo.zoo.resolve import is_model_file, read_metadata
 
-    exported = args.name if args.name.endswith(".pb") else registry.exports().get(args.name)
+    exported = args.name if is_model_file(args.name) else registry.exports().get(args.name)
     if exported is None:  # defined but not exported here: the call with the file an export writes
         entry = registry.get(args.name)
         make = (
@@ -217,7 +199,7 @@ def parser():
         "model",
         nargs="?",
         help="registry name of an exported or pretrained model (imported on first use), "
-        "or a .pb with its .json beside it",
+        "or a .pb or .onnx with its .json beside it (a .onnx runs on onnxruntime)",
     )
     extract.add_argument("inputs", nargs="*", metavar="INPUT", help="audio files or folders (searched recursively)")
     extract.add_argument("-o", "--output", metavar="OUT", help="output folder")
@@ -288,8 +270,8 @@ def parser():
         "source",
         nargs="?",
         metavar="RUN_DIR|MODEL",
-        help="a training run folder (run.json + weights), or an exported model to convert to ONNX: a .pb with its "
-        ".json beside it (a classifier head's too), a registered export or a pretrained import",
+        help="a training run folder (run.json + weights), or an exported model to convert to ONNX: a .pb (or .onnx) "
+        "with its .json beside it (a classifier head's too), a registered export or a pretrained import",
     )
     export.add_argument("--random-init", metavar="NAME", help="export an untrained registry model instead")
     export.add_argument(
@@ -344,11 +326,11 @@ def parser():
     show = models_commands.add_parser(
         "show",
         help="a model's metadata, its Essentia call and the musiczoo command",
-        description="Print the registry entry (or the .json of a .pb, a head's too), then a ready-to-paste "
+        description="Print the registry entry (or the .json of a .pb or .onnx, a head's too), then a ready-to-paste "
         "Essentia snippet (the call its metadata names; a head's embedding model first) and the "
         "musiczoo command that does the same.",
     )
-    show.add_argument("name", metavar="MODEL", help="registry name, or a .pb with its .json beside it")
+    show.add_argument("name", metavar="MODEL", help="registry name, or a .pb or .onnx with its .json beside it")
     show.set_defaults(run=_models_show)
 
     demo = commands.add_parser(

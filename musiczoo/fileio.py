@@ -68,14 +68,20 @@ class FolderBusyError(RuntimeError):
 
 
 @contextlib.contextmanager
-def sole_writer(folder, what):
-    """Hold ``folder/.lock`` for the block, or raise :class:`FolderBusyError` at once if another process
-    holds it: one ``what`` writes a folder at a time. The lock goes with the process, however it ends."""
+def folder_lock(folder, what, wait=False):
+    """Hold ``folder/.lock`` for the block (the folder made if need be): one writer has the folder at a time.
+
+    Another holder makes the block wait for it (``wait``) or raises :class:`FolderBusyError` at once. ``what``
+    names the writer or the folder's content in errors; a file at ``folder`` raises FileExistsError. The lock
+    goes with the process, however it ends.
+    """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file: give a folder for the {what}")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK_FILE, "a") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FolderBusyError(
                 f"{folder}: another {what} is writing it; wait for that one to end, or give another folder"

@@ -10,7 +10,12 @@ TensorFlow's C++ start-up lines (absl's ``All log messages before absl::Initiali
 probing, ``failed call to cuInit``) go straight to file descriptor 2 before any log level
 applies, so ``TF_CPP_MIN_LOG_LEVEL`` cannot stop them. :func:`quiet_tensorflow_start` sends
 them to /dev/null, whoever imports TensorFlow first; the ``musiczoo`` command calls it unless
-``-v`` is given.
+``-v`` is given. Outside a child process (which keeps its parent's choice) it also sets
+``TF_CPP_MIN_LOG_LEVEL=3``, fatal lines only, for the Python ``tensorflow`` and the processes started later (each
+library reads it once, when loaded: Essentia's is loaded already). At level 2, the default, C++ errors that are no
+error come through, such as ``E0000 ... node_def_util.cc:682] NodeDef mentions attribute use_unbounded_threadpool``
+whenever Keras fits arrays after training enabled op determinism (the demo's downstream step): tf.data's
+``make_deterministic`` rewrite of a parallel map keeps that attribute.
 
 oneDNN: TensorFlow leaves its oneDNN kernels off on AMD CPUs; on, EfficientNet-B0 trains faster
 here (2.8-3.5x in a loaded A/B; benchmarks/README.md, "Training throughput"), but Essentia's
@@ -24,6 +29,7 @@ import contextlib
 import functools
 import importlib.abc
 import importlib.util
+import multiprocessing
 import os
 import sys
 import warnings
@@ -123,7 +129,10 @@ def _tensorflow_import():
 
 
 def quiet_tensorflow_start():
-    """Silence TensorFlow's native start-up lines in this process (nothing to do once it is loaded)."""
+    """Silence TensorFlow's native start-up lines in this process and, outside a child process, its log lines but
+    fatal ones here and in the processes started later (nothing to do in a library already loaded)."""
+    if multiprocessing.parent_process() is None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     hook = _tensorflow_import()
     if hook is not None:
         hook.quiet = True

@@ -20,6 +20,7 @@ from musiczoo.extractors.graph import Graph
 from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry
+from musiczoo.zoo.resolve import resolve_graph
 from test_downstream import blobs
 
 TOLERANCE = 1e-5
@@ -117,7 +118,7 @@ def embedding_model(kind, folder):
     if kind == "pretrained":
         if importlib.util.find_spec("musicnn") is None:
             pytest.skip("needs the musicnn wheel (pip install --no-deps musicnn)")
-        return "msd-musicnn", registry.resolve_graph("msd-musicnn")  # imported into the test's home
+        return "msd-musicnn", resolve_graph("msd-musicnn")  # imported into the test's home
     name = "playlist_co_embeddings-resnet50"
     graph = export.export_random_init(name, folder, register=kind == "registry", **TINY_RESNET)
     return (name if kind == "registry" else str(graph)), graph

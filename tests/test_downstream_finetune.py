@@ -11,7 +11,8 @@ from musiczoo.cli import main
 from musiczoo.downstream import FineTuneClassifier, load_classifier, load_fit
 from musiczoo.downstream.inputs import mel_patches
 from musiczoo.extractors.audio import SAMPLE_RATE, load_audio
-from musiczoo.extractors.mel import MUSICNN, melspectrogram
+from musiczoo.extractors.mel import melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.downstream.finetune import TriangularSchedule
 from musiczoo.zoo import registry
 from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE

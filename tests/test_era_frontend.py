@@ -10,16 +10,8 @@ import yaml
 from conftest import write_wav
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
-from musiczoo.extractors.mel import (
-    ERA_PAPER,
-    FRONT_ENDS,
-    STORE_FRONT_ENDS,
-    filterbank,
-    frame_count,
-    melspectrogram,
-    store_front_end,
-    tf_melspectrogram,
-)
+from musiczoo.extractors.mel import filterbank, frame_count, melspectrogram, tf_melspectrogram
+from musiczoo.zoo.frontends import ERA_PAPER, FRONT_ENDS, STORE_FRONT_ENDS, store_front_end
 from musiczoo.runtime import essentia_standard
 from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
 from musiczoo.train.store import FeatureStore, build_store

@@ -24,7 +24,8 @@ from conftest import MUSICNN_GRAPH, relative_error, require
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
 from musiczoo.extractors.graph import patch_count
-from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.extractors.mel import essentia_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.fileio import sha256
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry

@@ -11,7 +11,8 @@ import keras
 from conftest import relative_error
 from musiczoo import fileio
 from musiczoo.extractors.graph import patch_count
-from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.extractors.mel import essentia_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, registry
 from musiczoo.zoo.run import write_run

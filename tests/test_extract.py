@@ -9,7 +9,7 @@ import pytest
 from conftest import MUSICNN_GRAPH, clip_paths, require
 from musiczoo.cli import main
 from musiczoo.extractors.extract import extract
-from musiczoo.extractors.official import OFFICIAL_METADATA
+from musiczoo.zoo.official import OFFICIAL_METADATA
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export
 

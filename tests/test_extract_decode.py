@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import write_wav
+from conftest import SHARED_DATA, require, write_wav
 from musiczoo.extractors import ffmpeg
 from musiczoo.extractors.audio import RESAMPLE_QUALITY, AudioError, TruncatedAudioWarning, load_audio, scan_audio
 from musiczoo.runtime import essentia_standard
@@ -104,6 +104,28 @@ def test_truncation_warns_and_the_audio_still_loads(tmp_path):
         assert audio.size < 0.8 * signal.size
         (warning,) = [w for w in caught if w.category is TruncatedAudioWarning]
         assert str(warning.message).startswith("truncated:") and "20.0 s its header states" in str(warning.message)
+
+
+def test_an_ogg_cut_inside_a_page_is_flagged_and_whole_ones_are_not(tmp_path):
+    """ffprobe measures a cut Ogg by its last page: 60% of a real Vorbis track decodes with no sign of the cut.
+    Every Ogg and Opus file of ../shared/data ends where a page ends (two end on a page without the
+    end-of-stream flag: their encoder never wrote it)."""
+    whole = [path for path in require(SHARED_DATA).rglob("*") if path.suffix in (".ogg", ".opus")]
+    assert len(whole) >= 80 and not [path for path in whole if ffmpeg.ogg_cut(path)]
+    source = require(SHARED_DATA / "gamemusic" / "audio" / "trackballs-data" / "tb_design.ogg")
+    data = source.read_bytes()
+    for fraction in (0.6, 0.2):
+        cut = tmp_path / f"cut-{fraction}.ogg"
+        cut.write_bytes(data[: int(fraction * len(data))])
+        assert ffmpeg.ogg_cut(cut)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio = load_audio(tmp_path / "cut-0.2.ogg")
+    (warning,) = [w for w in caught if w.category is TruncatedAudioWarning]
+    assert str(warning.message) == (
+        f"truncated: the Ogg stream breaks off without its last page after {audio.size / SR:.1f} s"
+    )
+    assert ffmpeg.ogg_cut(write_wav(tmp_path / "x.wav", audio[:SR])) is None
 
 
 def test_a_streamed_wavs_placeholder_size_is_not_a_length(tmp_path):

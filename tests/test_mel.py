@@ -3,15 +3,8 @@
 import numpy as np
 import pytest
 
-from musiczoo.extractors.mel import (
-    MUSICNN,
-    VGGISH,
-    essentia_melspectrogram,
-    filterbank,
-    frame_count,
-    melspectrogram,
-    tf_melspectrogram,
-)
+from musiczoo.extractors.mel import essentia_melspectrogram, filterbank, frame_count, melspectrogram, tf_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN, VGGISH
 from musiczoo.runtime import essentia_standard
 
 import tensorflow as tf  # after musiczoo, which loads Essentia first

@@ -16,6 +16,7 @@ import shutil
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
@@ -24,9 +25,11 @@ from conftest import CLIPS, MUSICNN_GRAPH, clip_paths, relative_error, require, 
 from musiczoo.cli import main
 from musiczoo.extractors.extract import extract
 from musiczoo.extractors.graph import Graph, patch_count, predictor
-from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.extractors.mel import essentia_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import export, onnx, registry
+from musiczoo.zoo.convert import export_graph
 from test_essentia_calls import era_entry
 from test_initialisation import TINY
 
@@ -79,7 +82,7 @@ def pretrained_export(name, out_dir):
         pytest.skip("needs the musicnn wheel (pip install --no-deps musicnn)")
     from musiczoo.zoo.pretrained import import_model
 
-    return export.export_graph(import_model(name, out_dir, register=False))
+    return export_graph(import_model(name, out_dir, register=False))
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -184,7 +187,8 @@ def backends_agree(graph, clip_dir, out, node=None):
 
 @needs_onnx
 def test_onnx_backend_gives_the_essentia_embeddings_on_the_real_clips(clip_dir, tmp_path):
-    """The official MusiCNN (converted by `musiczoo export MODEL.pb -o OUT --format both`) and a zoo EffNet."""
+    """The official MusiCNN (converted by `musiczoo export MODEL.pb -o OUT --format both`) and a zoo EffNet (its
+    full-size graph: test_onnx_matches_the_frozen_graph)."""
     require(CLIPS)
     official = tmp_path / "official"
     assert main(["export", str(require(MUSICNN_GRAPH)), "-o", str(official), "--format", "both"]) == 0
@@ -194,9 +198,10 @@ def test_onnx_backend_gives_the_essentia_embeddings_on_the_real_clips(clip_dir, 
         200,
     ]
     backends_agree(graph, clip_dir, tmp_path / "musicnn", "predictions")
-    effnet = export.export_random_init(EFFNET, tmp_path / "effnet", format="both")
+    effnet = export.export_random_init(EFFNET, tmp_path / "effnet", format="both", **TINY["efficientnet_b0"])
     runs = backends_agree(effnet, clip_dir, tmp_path / "effnet-run")
-    assert (runs["onnx"].dim == 1280).all()
+    dim = json.loads(effnet.with_suffix(".json").read_text())["schema"]["outputs"][1]["shape"][-1]
+    assert (runs["onnx"].dim == dim).all()
     provenance = json.loads((tmp_path / "effnet-run" / "onnx" / "extract.json").read_text())
     assert provenance["backend"] == "onnx"
 
@@ -211,7 +216,7 @@ def test_a_model_without_its_onnx_names_the_export_command(tmp_path, capsys, cli
     assert f"musiczoo export {graph} --format onnx" in capsys.readouterr().err
     assert main(["export", str(graph)]) == 2  # --format pb: it is a frozen graph already
     assert "--format onnx (or both) converts it" in capsys.readouterr().err
-    export.export_graph(graph)  # in place: the .onnx beside the .pb, and a JSON naming both
+    export_graph(graph)  # in place: the .onnx beside the .pb, and a JSON naming both
     assert json.loads(graph.with_suffix(".json").read_text())["model_types"] == ["frozen_model", "onnx"]
     with pytest.raises(ValueError, match="model/dense/Relu:0 is not an output of its ONNX graph"):
         predictor(Graph(graph), "model/dense/Relu", backend="onnx")
@@ -224,10 +229,54 @@ def test_an_onnx_only_export_is_registered_and_runs_on_onnx_only(tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == [f"{EFFNET}.json", f"{EFFNET}.onnx"]
     assert registry.exports()[EFFNET] == str((out / f"{EFFNET}.onnx").resolve())
     assert json.loads((out / f"{EFFNET}.json").read_text())["model_types"] == ["onnx"]
-    summary = extract(EFFNET, [clip_dir], tmp_path / "onnx", backend="onnx", progress=False)
+    summary = extract(EFFNET, [clip_dir], tmp_path / "onnx", progress=False)  # its .onnx: on onnxruntime
     assert (summary.status == "ok").all() and (summary.dim == 1280).all()
-    assert main(["extract", EFFNET, str(clip_dir), "-o", str(tmp_path / "essentia")]) == 2
+    assert main(["extract", EFFNET, str(clip_dir), "-o", str(tmp_path / "essentia"), "--backend", "essentia"]) == 2
     assert "(an ONNX-only export): export it again with --format both" in capsys.readouterr().err
+    assert main(["export", EFFNET, "--format", "onnx"]) == 2
+    assert f"{EFFNET} is an ONNX-only export: there is no frozen graph" in capsys.readouterr().err
+    assert main(["models", "show", EFFNET]) == 0
+    assert "# none: discogs_track_embeddings-effnet is an ONNX-only export" in capsys.readouterr().out
+
+
+@needs_onnx
+def test_an_onnx_file_is_a_model_for_every_command(tmp_path, capsys, clip_dir):
+    """extract, predict, benchmark, models show and export take a .onnx path and run it on onnxruntime;
+    a .onnx without its JSON is one line naming the export command."""
+    from musiczoo.downstream import EmbeddingClassifier, export_head
+    from musiczoo.downstream.benchmark.models import resolve_model
+    from test_downstream import blobs
+
+    graph = export.export_random_init(EFFNET, tmp_path / "model", format="both", **TINY["efficientnet_b0"])
+    model = str(graph.with_suffix(".onnx"))
+    assert main(["extract", model, str(clip_dir), "-o", str(tmp_path / "x")]) == 0
+    assert json.loads((tmp_path / "x" / "extract.json").read_text())["backend"] == "onnx"
+    assert main(["models", "show", model]) == 0
+    shown = capsys.readouterr().out
+    assert f'graphFilename="{graph}"' in shown and f"musiczoo extract {model} audio.wav" in shown
+    assert resolve_model(model, [model], 1, tmp_path / "work").embedders[0].backend == "onnx"
+    assert main(["export", model, "-o", str(tmp_path / "again"), "--format", "onnx"]) == 0
+    assert (tmp_path / "again" / f"{EFFNET}.onnx").is_file()
+
+    dim = json.loads(graph.with_suffix(".json").read_text())["schema"]["outputs"][1]["shape"][-1]
+    X, y = blobs(40, dim=dim)
+    classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
+    head = export_head(classifier, tmp_path / "head", "toy-head", EFFNET, format="both")
+    for suffix in (".pb", ".onnx"):
+        csv = tmp_path / f"predict{suffix}.csv"
+        assert main(["predict", str(head.with_suffix(suffix)), str(clip_dir), "-o", str(csv)]) == 0
+    on_essentia, on_onnx = (pd.read_csv(tmp_path / f"predict{suffix}.csv") for suffix in (".pb", ".onnx"))
+    numbers = on_essentia.select_dtypes("number").columns
+    assert len(on_onnx) == len(clip_paths()) and np.allclose(on_onnx[numbers], on_essentia[numbers], atol=1e-5)
+
+    lonely = tmp_path / "lonely.onnx"
+    shutil.copy(model, lonely)
+    capsys.readouterr()
+    assert main(["extract", str(lonely), str(clip_dir), "-o", str(tmp_path / "y")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "musiczoo extract: lonely.onnx needs its metadata lonely.json beside it: "
+        "`musiczoo export RUN_DIR|MODEL.pb --format onnx` writes both"
+    )
 
 
 def test_missing_onnxruntime_names_the_install_command(monkeypatch):

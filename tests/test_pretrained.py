@@ -12,9 +12,11 @@ from conftest import CLIPS, MUSICNN_GRAPH, relative_error, require
 from musiczoo.cli import main
 from musiczoo.extractors.audio import load_audio
 from musiczoo.extractors.graph import patch_count
-from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.extractors.mel import essentia_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.runtime import essentia_standard
 from musiczoo.zoo import pretrained, registry
+from musiczoo.zoo.resolve import resolve_graph
 
 TOLERANCE = 1e-5
 NAMES = list(registry.pretrained())
@@ -143,7 +145,7 @@ def test_tags_of_real_music(tmp_path, capsys):
 def test_import_cli_registers(tmp_path, capsys):
     assert main(["import", "musicnn", "MTT_vgg", "-o", str(tmp_path)]) == 0
     assert f"imported {tmp_path / 'mtt-vgg.pb'}" in capsys.readouterr().out
-    assert registry.resolve_graph("mtt-vgg") == tmp_path / "mtt-vgg.pb"
+    assert resolve_graph("mtt-vgg") == tmp_path / "mtt-vgg.pb"
     assert main(["models", "list"]) == 0
     assert any(
         line.split()[0] == "mtt-vgg" and line.endswith("pretrained exported")

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import clip_paths
 from musiczoo.extractors.audio import load_audio
-from musiczoo.extractors.mel import MUSICNN, melspectrogram
+from musiczoo.extractors.mel import melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.fileio import FolderBusyError
 from musiczoo.runtime import essentia_standard
 from musiczoo.train.store import SHARDS, FeatureStore, build_store, read_index

@@ -24,6 +24,26 @@ from musiczoo.zoo.run import WEIGHTS_FILE
 # config, tests/test_era_frontend.py (these overrides would make it a second era_cnn).
 ELSEWHERE = ("era_mmc", "era_cnn_paper")
 CONFIGS = sorted(p for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml") if p.stem not in ELSEWHERE)
+
+
+def config_kind(path):
+    """What a full run of a config exercises beyond its pair stream: backbone, head, losses, SWA and mixing."""
+    from musiczoo.train.config import load_config
+    from musiczoo.zoo import registry
+
+    config = load_config(path)
+    spec = registry.get(config["model"])["musiczoo"]
+    losses = tuple(objective["loss"] for objective in config["objectives"])
+    return spec["backbone"]["name"], spec["head"]["type"], losses, bool(config["swa"]), config["mixing"]
+
+
+# The first config of each kind trains and exports in full; the others, which differ from it in their pairs (or
+# their model's name) only, build their batches and loss.
+KINDS = {}
+for _path in CONFIGS:
+    KINDS.setdefault(config_kind(_path), []).append(_path)
+TRAINED = [paths[0] for paths in KINDS.values()]
+BUILT = [path for paths in KINDS.values() for path in paths[1:]]
 # Small enough for CI: reduced widths, tiny batches, two steps of two epochs.
 TINY = {
     "efficientnet_b0": {"width": 0.25, "depth": 0.34},
@@ -99,7 +119,7 @@ def tiny_overrides(config_path):
     ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("config", TRAINED, ids=lambda path: path.stem)
 def test_shipped_config_trains_and_exports(config, tiny_data, tmp_path):
     run = tmp_path / "run"
     overrides = [item for o in tiny_overrides(config) for item in ("--set", o)]
@@ -112,6 +132,23 @@ def test_shipped_config_trains_and_exports(config, tiny_data, tmp_path):
     meta = json.loads(next((tmp_path / "export").glob("*.json")).read_text())
     assert meta["dataset"]["metrics"]["val_loss"] == round(log.val_loss.iloc[-1], 4)
     assert meta["dataset"]["size"].endswith("training tracks")
+
+
+@pytest.mark.parametrize("config", BUILT, ids=lambda path: path.stem)
+def test_shipped_config_builds_its_batches_and_loss(config, tiny_data, tmp_path):
+    """A config of a kind trained above: its pairs give batches on the tiny data, and its loss a finite value."""
+    from musiczoo.config import parse_overrides
+    from musiczoo.train.config import load_config
+    from musiczoo.train.trainer import Trainer
+
+    data = {"catalogue": str(tiny_data / "catalogue.parquet"), "store": str(tiny_data / "features")}
+    trainer = Trainer(load_config(config, parse_overrides(tiny_overrides(config)) | data), tmp_path / "run")
+    loss, top1 = trainer.objectives(trainer.batches(0, 0), training=False)
+    assert np.isfinite(float(loss)) and 0 <= float(top1) <= 1
+
+
+def test_every_shipped_config_is_trained_or_built():
+    assert sorted(TRAINED + BUILT) == CONFIGS and len(TRAINED) < len(CONFIGS)
 
 
 def test_loss_goes_down_on_a_learnable_task(tiny_data, tmp_path):

@@ -116,7 +116,7 @@ def _info(args):
 
 def add_store_commands(data_commands):
     """`musiczoo data features` and `musiczoo data info`: the feature store."""
-    from musiczoo.extractors.mel import STORE_FRONT_ENDS
+    from musiczoo.zoo.frontends import STORE_FRONT_ENDS
 
     features = data_commands.add_parser(
         "features",

@@ -1,6 +1,6 @@
 """The feature store: log-mels of every catalogue track, float16, in memory-mapped shards.
 
-The mels are those of one front-end of :data:`~musiczoo.extractors.mel.STORE_FRONT_ENDS`, named in
+The mels are those of one front-end of :data:`~musiczoo.zoo.frontends.STORE_FRONT_ENDS`, named in
 ``store.json`` (MusiCNN's by default; ``era_paper``: the music-era paper's 224-band mels).
 
 Layout of a store folder::
@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from musiczoo.extractors.audio import AudioError, load_audio
-from musiczoo.extractors.mel import STORE_FRONT_ENDS, melspectrogram, store_front_end
-from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write, sole_writer
+from musiczoo.extractors.mel import melspectrogram
+from musiczoo.fileio import atomic_save_npy, atomic_save_parquet, atomic_write, folder_lock
 from musiczoo.progress import progress_bar
+from musiczoo.zoo.frontends import STORE_FRONT_ENDS, store_front_end
 
 STORE_FILE = "store.json"
 SHARDS = "shards"
@@ -171,7 +172,7 @@ def build_store(
     held = json.loads((folder / STORE_FILE).read_text())["frontend"] if (folder / STORE_FILE).exists() else None
     if held not in (None, frontend) and not rebuild:
         raise ValueError(f"{folder} holds {held} mels: give another folder for {frontend} ones, or rebuild it")
-    with sole_writer(folder, "feature-store build"):
+    with folder_lock(folder, "feature-store build"):
         _write_store(folder, tracks, spec, frontend, workers, shard_tracks, min_frames, progress, rebuild)
     return read_index(folder)
 

@@ -5,6 +5,7 @@ dynamic too where the backbone allows it) and carries the official node names of
 family (see :mod:`musiczoo.zoo.families`), so Essentia's own wrapper algorithms load it
 unmodified. With ``format="both"`` (or ``"onnx"``) the graph is also (or only) written as ONNX
 (see :mod:`musiczoo.zoo.onnx`), named in the JSON. Files are written atomically.
+:mod:`musiczoo.zoo.convert` converts an exported graph to ONNX afterwards.
 """
 
 import copy
@@ -16,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from musiczoo.extractors.mel import FRONT_ENDS, store_front_end
+from musiczoo.zoo.frontends import FRONT_ENDS, store_front_end
 from musiczoo.fileio import atomic_write
 from musiczoo.zoo import onnx, registry
 from musiczoo.zoo.backbones import any_length
@@ -180,23 +181,6 @@ def write_export(name, graph_def, meta, out_dir, register=True, format="pb"):
     if register:
         registry.register_export(name, graph_path)
     return graph_path
-
-
-def export_graph(model, out_dir=None, format="onnx"):
-    """Convert an exported graph (a ``.pb`` with its JSON, a registered export, a pretrained import) to ONNX.
-
-    The ``.onnx`` lands beside the ``.pb``, whose JSON gains the ``onnx`` block; with ``out_dir``, the
-    files ``format`` names land there instead. Returns the path :func:`write_export` returns.
-    """
-    from musiczoo.extractors.graph import read_metadata  # official Essentia graphs need no JSON beside them
-
-    if format == "pb":
-        raise ValueError(f"{model} is a frozen graph already: --format onnx (or both) converts it to ONNX")
-    path = registry.resolve_graph(model)
-    graph_def = tf.compat.v1.GraphDef.FromString(path.read_bytes())
-    if out_dir is None:  # in place: the .pb stays, and the JSON says so
-        out_dir, format = path.parent, "both"
-    return write_export(path.stem, graph_def, read_metadata(path), out_dir, False, format)
 
 
 def calibrate_batchnorm(model, patches):

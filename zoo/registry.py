@@ -2,9 +2,8 @@
 
 Each entry is the Essentia metadata of the model plus a ``musiczoo`` block: family, backbone,
 head and objective for a model the zoo trains, or ``"kind": "pretrained"`` and the checkpoint to
-import for a published model (see :mod:`musiczoo.zoo.pretrained`). Exported graphs are recorded
-in a user registry (``$MUSICZOO_HOME``, default ``~/.musiczoo``) so that ``musiczoo extract NAME``
-finds them.
+import for a published model. Exported graphs are recorded in a user registry (``$MUSICZOO_HOME``,
+default ``~/.musiczoo``); :mod:`musiczoo.zoo.resolve` finds a model's files from its name.
 """
 
 import difflib
@@ -166,26 +165,3 @@ def register_export(name, graph_path):
     """Record where the graph of model ``name`` was exported (atomically)."""
     known = exports() | {name: str(Path(graph_path).resolve())}
     atomic_write(_exports_file(), json.dumps(known, indent=2, sort_keys=True).encode())
-
-
-def resolve_graph(model):
-    """The ``.pb`` for a model given as a path or as a registered (exported) name.
-
-    A pretrained model not imported yet is imported into :func:`home` on first use.
-    """
-    path = Path(model)
-    if path.suffix == ".pb":
-        if not path.exists():
-            raise FileNotFoundError(f"graph not found: {path}")
-        return path
-    known = exports()
-    if model in known and Path(known[model]).exists():
-        return Path(known[model])
-    if is_pretrained(get(model)):  # an unknown name raises with suggestions
-        from musiczoo.zoo.pretrained import import_model  # imports TensorFlow
-
-        return import_model(model)
-    raise FileNotFoundError(
-        f"{model} is defined but not exported on this machine: train it and `musiczoo export RUN_DIR`, "
-        f"or `musiczoo export --random-init {model}`"
-    )

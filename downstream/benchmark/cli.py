@@ -26,7 +26,7 @@ def _benchmark(args):
 
 
 def add_commands(commands):
-    from musiczoo.cli import add_backend_option
+    from musiczoo.arguments import add_backend_option
 
     parser = commands.add_parser(
         "benchmark",

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from musiczoo.extractors.extract import embed_audio
-from musiczoo.extractors.graph import DEFAULT_BACKEND, Graph, predictor
-from musiczoo.extractors.mel import MUSICNN, essentia_melspectrogram
+from musiczoo.extractors.graph import DEFAULT_BACKEND, Graph, model_backend, predictor
+from musiczoo.extractors.mel import essentia_melspectrogram
+from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.fileio import atomic_save_npy, sha256
 from musiczoo.zoo.run import is_run, read_record
 
@@ -50,9 +51,10 @@ class GraphEmbedder:
     The cache key is the graph's hash, and the back-end's name beside it when that is not Essentia.
     """
 
-    def __init__(self, path, backend=DEFAULT_BACKEND):
-        self.graph, self.backend = Graph(path), backend
-        self.key = sha256(self.graph.path)[:16] + ("" if backend == DEFAULT_BACKEND else f"-{backend}")
+    def __init__(self, path, backend=None):
+        self.graph = Graph(path)
+        self.backend = model_backend(self.graph, backend)
+        self.key = sha256(self.graph.path)[:16] + ("" if self.backend == DEFAULT_BACKEND else f"-{self.backend}")
         self._predict = None
 
     def __call__(self, audio):
@@ -110,9 +112,9 @@ def _random_init(name, overrides, seeds, work):
     return graphs
 
 
-def resolve_model(spec, specs, seeds, work, backend=DEFAULT_BACKEND):
+def resolve_model(spec, specs, seeds, work, backend=None):
     """The :class:`Model` for one ``[NAME=]MODEL`` string; ``specs``: all of them (for ``random-init``)."""
-    from musiczoo.zoo.registry import resolve_graph
+    from musiczoo.zoo.resolve import resolve_graph
 
     label, _, source = spec.rpartition("=")
     if "," in source:

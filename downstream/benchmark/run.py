@@ -145,7 +145,7 @@ def summarise(scores):
 
 
 def benchmark(
-    models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, progress=True, command=None, backend="essentia"
+    models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, progress=True, command=None, backend=None
 ):
     """Benchmark ``models`` (``[NAME=]MODEL`` strings; see :mod:`.models`) on ``tasks`` (a tasks file).
 
@@ -255,7 +255,7 @@ def _unit_scale(tracks):
     return [t / scale for t in tracks]
 
 
-def resolve_models(specs, seeds, work, backend="essentia"):
+def resolve_models(specs, seeds, work, backend=None):
     """``(models, rows, failures)``: every model to embed with, each report row's models, what did not load.
 
     A ``stack:A+B`` part is a row name given beside it (``x=...``) or a model spec of its own.
