@@ -273,8 +273,9 @@ def test_each_replicas_part_of_a_batch_is_that_part_of_the_whole(tiny_data, mixi
             np.testing.assert_array_equal(np.concatenate([part[name] for part in parts]), values)
 
 
-def test_warmup_cosine_spans_the_steps_the_run_takes(tiny_data, tmp_path):
-    """``steps_per_epoch`` above what the pairs give caps nothing: the schedule ends where the run ends (rate 0)."""
+@pytest.fixture(scope="module")
+def cosine_run(tiny_data, tmp_path_factory):
+    """A tiny track-pair run on a warm-up cosine schedule, 2 epochs of 3 steps: ``(run folder, log)``."""
     from musiczoo.train.trainer import train
 
     config = {
@@ -289,5 +290,87 @@ def test_warmup_cosine_spans_the_steps_the_run_takes(tiny_data, tmp_path):
         "validation_fraction": 0,
         "schedule": {"name": "warmup_cosine", "warmup_steps": 2},
     }
-    log = train(config, tmp_path / "run", progress=False)
+    run = tmp_path_factory.mktemp("cosine") / "run"
+    return run, train(config, run, progress=False)
+
+
+def test_warmup_cosine_spans_the_steps_the_run_takes(cosine_run):
+    """``steps_per_epoch`` above what the pairs give caps nothing: the schedule ends where the run ends (rate 0)."""
+    _, log = cosine_run
     assert len(log) == 2 and log.learning_rate.iloc[-1] < 1e-3 * log.learning_rate.max()
+
+
+def test_init_starts_the_encoder_from_another_runs_weights(cosine_run, tiny_data, tmp_path):
+    """``init: RUN``: a multi-task model starts with the track run's encoder, its heads fresh; another backbone
+    size is refused, naming the layer."""
+    from musiczoo.train.config import resolve
+    from musiczoo.train.trainer import Trainer
+    from musiczoo.zoo.heads import is_head
+    from musiczoo.zoo.run import load_run
+
+    run, _ = cosine_run
+    trained = {layer.name: layer.get_weights() for layer in load_run(run).model.layers}
+    data = {"catalogue": str(tiny_data / "catalogue.parquet"), "store": str(tiny_data / "features"), "batch_size": 4}
+    config = {"model": "discogs_multi_embeddings-effnet", **data, "backbone": TINY["efficientnet_b0"]}
+    warm, cold = (Trainer(resolve(config | init), tmp_path / "multi").model for init in ({"init": str(run)}, {}))
+    encoder = [layer for layer in warm.layers if layer.weights and not is_head(layer)]
+    assert (
+        len(encoder) > 50 and len([layer for layer in warm.layers if is_head(layer)]) == 5
+    )  # 4 heads and their concatenation
+    for layer in encoder:
+        for weight, reference in zip(layer.get_weights(), trained[layer.name], strict=True):
+            np.testing.assert_array_equal(weight, reference)
+    assert not np.array_equal(cold.get_layer("stem_conv").get_weights()[0], trained["stem_conv"][0])
+    wider = config | {"backbone": {**TINY["efficientnet_b0"], "width": 0.5}, "init": str(run)}
+    with pytest.raises(ValueError, match=r"no layer stem_conv of shapes \[\(3, 3, 1, 16\)\]"):
+        Trainer(resolve(wider), tmp_path / "wider")
+
+
+def test_distill_regresses_the_teachers_output_on_the_same_patch(tiny_data, tmp_path):
+    """The ``distill`` objective: the teacher (Essentia's MusiCNN graph) runs once per grid point of each track,
+    cached beside the store; a batch's target is the teacher's output on the patch centred where the student's
+    patch is; a second run computes nothing; the loss trains."""
+    from conftest import MUSICNN_GRAPH, require
+    from musiczoo.extractors.graph import Graph, graph_function
+    from musiczoo.train.catalogues.schema import read_catalogue
+    from musiczoo.train.pipeline import TaskData
+    from musiczoo.train.store import FeatureStore
+    from musiczoo.train.trainer import train
+
+    teacher = str(require(MUSICNN_GRAPH))
+    store = FeatureStore(tiny_data / "features")
+    objective = {"loss": "distill", "teacher": teacher, "output": "embeddings", "hop": 32, "pairs": None}
+    config = {"store": str(tiny_data / "features")}
+    task = TaskData(objective, read_catalogue(tiny_data / "catalogue.parquet"), store, 128, 8, 0, config=config)
+    cache = next((tiny_data / "features" / "teachers").iterdir())
+    assert len(list(cache.glob("*.npy"))) == len(store)
+    batch = task.batch(0, 0)
+    assert batch["anchor"].shape == (8, 128, 96) and batch["teacher"].shape == (8, 200)
+    # the target of the first anchor: the teacher on the 187-frame patch around the patch's centre, standardised
+    track, mel = task._pairs(0)[0, 0], store.mel(task._pairs(0)[0, 0])
+    offset = next(o for o in range(len(mel) - 127) if np.array_equal(mel[o : o + 128], batch["anchor"][0]))
+    centre = 32 * round((offset + 64) / 32)
+    start = min(max(centre - 93, 0), store.frames(track) - 187)
+    direct = np.asarray(graph_function(Graph(teacher), "embeddings")(store.mel(track)[None, start : start + 187]))[0]
+    grids = np.concatenate([np.load(path) for path in sorted(cache.glob("*.npy"))]).astype(np.float32)
+    standardised = (direct - grids.mean(axis=0)) / (grids.std(axis=0) + 1e-6)
+    np.testing.assert_allclose(batch["teacher"][0], standardised, atol=0.02 * np.abs(standardised).max())
+
+    before = {path: path.stat().st_mtime_ns for path in cache.glob("*.npy")}
+    log = train(
+        {
+            "model": "discogs_track_embeddings-effnet",
+            **config,
+            "catalogue": str(tiny_data / "catalogue.parquet"),
+            "objectives": [objective | {"pairs": None}],
+            "backbone": TINY["efficientnet_b0"],
+            "batch_size": 8,
+            "epochs": 1,
+            "steps_per_epoch": 3,
+            "validation_fraction": 0.2,
+        },
+        tmp_path / "run",
+        progress=False,
+    )
+    assert log.loss.notna().all() and log.val_loss.notna().all()
+    assert {path: path.stat().st_mtime_ns for path in cache.glob("*.npy")} == before

@@ -6,6 +6,7 @@ A config names a registry model and what to train it on::
     backbone: {width: 0.25}                     # optional backbone overrides
     catalogue: data/catalogue.parquet           # relative paths: to the config file
     store: data/features
+    init: runs/artist                           # optional: start the encoder from another run's weights
     objectives:                                 # one per task; several = multi-task
       - {pairs: artist, loss: cola, weight: 1.0}
     batch_size: 64
@@ -24,9 +25,11 @@ from musiczoo.config import ConfigError, check_keys, check_types, parse_override
 
 __all__ = ["ConfigError", "DEFAULTS", "load_config", "parse_overrides", "resolve"]
 SCHEDULES = ("constant", "plateau", "warmup_cosine")
+PATHS = ("catalogue", "store", "init", "text.table", "text.composers")  # relative to the config file
 DEFAULTS = {
     "backbone": {},
     "head": {},
+    "init": None,  # a run folder: start the encoder (every layer but the heads) from its trained weights
     "objectives": None,
     "batch_size": 64,
     "epochs": 100,
@@ -55,7 +58,7 @@ def load_config(path, overrides=None):
 
     Paths in the file are relative to the file's folder, paths in overrides to the current one.
     """
-    return resolve(read_config(path, paths=("catalogue", "store", "text.table", "text.composers")) | (overrides or {}))
+    return resolve(read_config(path, paths=PATHS) | (overrides or {}))
 
 
 def resolve(raw, base=Path(".")):
@@ -75,8 +78,9 @@ def resolve(raw, base=Path(".")):
     if "backbone" in entry["musiczoo"]:  # the overrides are arguments of the backbone's builder
         builder = BACKBONES[entry["musiczoo"]["backbone"]["name"]]
         check_keys(config["backbone"], inspect.signature(builder).parameters, prefix="backbone.")
-    for key in ("catalogue", "store"):
-        config[key] = str((Path(base) / config[key]).resolve())
+    for key in ("catalogue", "store", "init"):
+        if config[key]:
+            config[key] = str((Path(base) / config[key]).resolve())
     tasks = registry.tasks(entry)
     if config["objectives"] is None:
         spec = entry["musiczoo"]

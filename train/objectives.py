@@ -37,7 +37,9 @@ class Objective:
     - ``views``: 2 when a batch holds ``positive`` patches beside the ``anchor`` ones, else 1;
     - ``options``: the objective's own config keys and their defaults;
     - :meth:`classes`: the head's class names, from the catalogue (None: the head has no class list);
-    - :meth:`select`: the tracks it can learn from; :meth:`targets`: per-track arrays of a batch.
+    - :meth:`select`: the tracks it can learn from; :meth:`targets`: per-track arrays of a batch;
+    - ``patch_targets``: the targets whose per-track arrays hold a row per ``hop`` frames (config key), of
+      which a batch takes the row at each anchor patch's centre (:func:`~musiczoo.train.teachers.patch_row`).
 
     An instance (built in the strategy's scope) owns ``layers``, trainable beside the model and
     checkpointed by name, and computes :meth:`loss` -> ``(loss, top-1 accuracy)``. Contrastive losses
@@ -45,7 +47,7 @@ class Objective:
     whole batch across the tf.distribute replicas, or ``local``, the replica's own rows.
     """
 
-    pairs, views, options = True, 2, {}
+    pairs, views, options, patch_targets = True, 2, {}, ()
 
     def __init__(self, spec, model, config):
         self.spec, self.model = spec, model
@@ -248,6 +250,40 @@ class ArtistMultimodal(EraContrastive):
         return loss + self.spec["alpha"] * mmc + self.spec["beta"] * ec, top1
 
 
+class Distill(Objective):
+    """Knowledge distillation: a linear projection of the head's output regresses a teacher's output on the same
+    patch (``msd-musicnn``'s 200-d embeddings, ``msd-vgg``'s, or their tag activations: ``output: predictions``),
+    standardised over the training tracks; mean squared error. Top-1: each patch's projection retrieves its own
+    teacher output among the batch's (cosine)."""
+
+    pairs, views, patch_targets = False, 1, ("teacher",)
+    options = {"teacher": "msd-musicnn", "output": "embeddings", "hop": 32}
+
+    def __init__(self, spec, model, config):
+        from musiczoo.extractors.graph import find_output
+        from musiczoo.zoo.resolve import read_metadata, resolve_graph
+
+        super().__init__(spec, model, config)
+        dim = find_output(read_metadata(resolve_graph(spec["teacher"])), spec["output"])["shape"][-1]
+        self.projection = keras.layers.Dense(dim, name=f"{spec['task']}_distill")
+        self.layers = {"distill": self.projection}
+
+    @classmethod
+    def targets(cls, catalogue, spec, classes, generator, config):
+        from musiczoo.train.store import FeatureStore
+        from musiczoo.train.teachers import teacher_outputs
+
+        outputs = teacher_outputs(FeatureStore(config["store"]), spec["teacher"], spec["output"], spec["hop"])
+        rows = np.concatenate([outputs[t] for t in catalogue.track_id]).astype(np.float32)
+        mean, std = rows.mean(axis=0), rows.std(axis=0) + 1e-6
+        return {"teacher": {t: (outputs[t].astype(np.float32) - mean) / std for t in catalogue.track_id}}
+
+    def loss(self, batch, training):
+        outputs = self.projection(self.head(self.encoder(batch["anchor"], training=training), training=training))
+        loss = keras.ops.mean(keras.ops.square(outputs - batch["teacher"]))
+        return loss, cosine_top1(outputs, batch["teacher"], self.negatives)
+
+
 OBJECTIVES = {
     "cola": Cola,
     "ntxent": NTXent,
@@ -256,6 +292,7 @@ OBJECTIVES = {
     "era_ce": EraClassifier,
     "era_suc": EraContrastive,
     "era_mmc": ArtistMultimodal,
+    "distill": Distill,
 }
 
 

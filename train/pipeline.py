@@ -11,6 +11,7 @@ from musiczoo.train.catalogues.schema import read_catalogue
 from musiczoo.train.objectives import OBJECTIVES
 from musiczoo.train.pairs import make_generator, mix
 from musiczoo.train.store import FeatureStore
+from musiczoo.train.teachers import patch_row
 
 
 def split_tracks(catalogue, fraction, seed):
@@ -95,9 +96,18 @@ class TaskData:
         return (rng.random(len(ids)) * (spare + 1)).astype(int)
 
     def _patches(self, ids, rng, fraction, rows):
-        """Patches of the batch's ``rows``; the random offsets are drawn for the whole batch, whatever is read."""
+        """Patches of the batch's ``rows`` and their offsets; the random offsets are drawn for the whole batch,
+        whatever is read."""
         offsets = self._offsets(ids, rng, fraction)[rows]
-        return np.stack([self.store.patch(t, self.patch_size, int(o)) for t, o in zip(ids[rows], offsets)])
+        return np.stack([self.store.patch(t, self.patch_size, int(o)) for t, o in zip(ids[rows], offsets)]), offsets
+
+    def _targets(self, ids, offsets):
+        """The objective's targets of the anchor tracks ``ids``, a patch target's at each patch's ``offsets``."""
+        targets = {name: [values[t] for t in ids] for name, values in self.targets.items()}
+        for name in self.kind.patch_targets:
+            hop = self.objective["hop"]
+            targets[name] = [patch_row(grid, o, self.patch_size, hop) for grid, o in zip(targets[name], offsets)]
+        return {name: np.stack(values) for name, values in targets.items()}
 
     def batch(self, epoch, step, validation=False, part=(0, 1)):
         """Arrays for one step: ``anchor`` patches, ``positive`` patches (two-view objectives) and the
@@ -113,12 +123,13 @@ class TaskData:
         if not len(rows) and part[1] > 1:  # a batch smaller than its parts: the arrays' shapes, with no rows
             return {name: values[:0] for name, values in self.batch(epoch, step, validation).items()}
         read = slice(None) if mixed else rows
-        views = {"anchor": self._patches(pairs[:, 0], rng, 1 / 3, read)}
+        anchors, offsets = self._patches(pairs[:, 0], rng, 1 / 3, read)
+        views = {"anchor": anchors}
         if self.kind.views == 2:
-            views["positive"] = self._patches(pairs[:, 1], rng, 2 / 3, read)
+            views["positive"] = self._patches(pairs[:, 1], rng, 2 / 3, read)[0]
             if mixed:
                 views = {
                     name: np.stack([mix(p, np.delete(patches, i, 0), rng) for i, p in enumerate(patches)])[rows]
                     for name, patches in views.items()
                 }
-        return views | {name: np.stack([values[t] for t in pairs[rows, 0]]) for name, values in self.targets.items()}
+        return views | self._targets(pairs[rows, 0], offsets[rows] if mixed else offsets)

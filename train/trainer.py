@@ -39,7 +39,7 @@ from musiczoo.train.optimizer import make_optimizer, reduce_on_plateau, set_lear
 from musiczoo.train.pipeline import config_tasks
 from musiczoo.train.store import check_bands
 from musiczoo.zoo import registry
-from musiczoo.zoo.run import write_run
+from musiczoo.zoo.run import load_encoder, write_run
 
 
 class Trainer:
@@ -72,6 +72,8 @@ class Trainer:
         keras.mixed_precision.set_global_policy("mixed_float16" if config["mixed_precision"] else "float32")
         with self.strategy.scope():
             self.model = registry.build(self.entry, head=self.head, **config["backbone"])
+            if config["init"]:  # a checkpoint of this run, if any, replaces these weights in restore()
+                load_encoder(self.model, config["init"])
             check_bands(self.train_data[0].store, self.model.inputs[0].shape[-1], config["model"])
             self.objectives = Objectives(config["objectives"], self.model, config)
             self.optimizer = make_optimizer(config, self._planned_steps)

@@ -35,6 +35,11 @@ def head_name(task):
     return f"{task}_head"
 
 
+def is_head(layer):
+    """Whether a layer of a zoo model belongs to its heads (a task's head, or the multi-task concatenation)."""
+    return layer.name.endswith("_head") or layer.name == "heads"
+
+
 def build_model(backbone, head, name, tasks=("main",)):
     """Zoo model: one input, outputs ``[predictions, embeddings]`` (the export order).
 

@@ -18,6 +18,7 @@ import keras
 
 from musiczoo.fileio import atomic_write
 from musiczoo.zoo import registry
+from musiczoo.zoo.heads import is_head
 
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -66,6 +67,26 @@ def read_record(run_dir):
     if missing:
         raise FileNotFoundError(f"{run_dir} is not a training run: no {' or '.join(missing)}")
     return json.loads((run_dir / RUN_FILE).read_text())
+
+
+def load_encoder(model, run_dir):
+    """Set the encoder of ``model`` (every layer but its heads) to the trained weights of run ``run_dir``: a warm start.
+
+    Both must share the backbone and its overrides: a layer of ``model`` the run lacks, or has in other shapes,
+    is a ValueError naming it.
+    """
+    trained = {layer.name: layer for layer in load_run(run_dir).model.layers if not is_head(layer)}
+    for layer in model.layers:
+        if is_head(layer) or not layer.weights:
+            continue
+        shapes = [tuple(weight.shape) for weight in layer.weights]
+        source = trained.get(layer.name)
+        if source is None or [tuple(weight.shape) for weight in source.weights] != shapes:
+            raise ValueError(
+                f"init {run_dir}: its encoder has no layer {layer.name} of shapes {shapes}; "
+                "a warm start takes a run of the same backbone and backbone overrides"
+            )
+        layer.set_weights(source.get_weights())
 
 
 def load_run(run_dir, **backbone_overrides):
