@@ -19,6 +19,7 @@ TINY = {
     "vggish": {"width": 0.0625},
     "resnet50": {"width": 0.0625, "blocks": (1, 1, 1, 1)},
     "era_cnn": {"filters": (8, 16, 16)},
+    "musicnn": {},  # its size is the published checkpoint's
 }
 
 

@@ -15,20 +15,20 @@ from musiczoo.extractors.graph import patch_count
 from musiczoo.extractors.mel import essentia_melspectrogram
 from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.runtime import essentia_standard
-from musiczoo.zoo import pretrained, registry
+from musiczoo.zoo import pretrained, registry, wheel
 from musiczoo.zoo.resolve import resolve_graph
 
 TOLERANCE = 1e-5
 NAMES = list(registry.pretrained())
 HAS_MUSICNN = importlib.util.find_spec("musicnn") is not None
-needs_musicnn = pytest.mark.skipif(not HAS_MUSICNN, reason=f"needs the musicnn wheel ({pretrained.INSTALL})")
+needs_musicnn = pytest.mark.skipif(not HAS_MUSICNN, reason=f"needs the musicnn wheel ({wheel.INSTALL})")
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     """name -> ``.pb`` of the four pretrained models, imported into a temporary folder (not registered)."""
     if not HAS_MUSICNN:
-        pytest.skip(f"needs the musicnn wheel ({pretrained.INSTALL})")
+        pytest.skip(f"needs the musicnn wheel ({wheel.INSTALL})")
     return dict(zip(NAMES, pretrained.import_musicnn("all", tmp_path_factory.mktemp("pretrained"), register=False)))
 
 
@@ -118,6 +118,30 @@ def test_msd_musicnn_is_not_the_genre_dortmund_backbone(imported, clip_audio):
         a, b = ours(audio), official(audio)
         assert a.shape == b.shape == (a.shape[0], 200)
         assert relative_error(a, b) > 0.5
+
+
+def test_the_musicnn_backbone_starts_as_the_imported_tagger(imported, clip_audio, tmp_path):
+    """The trainable MusiCNN backbone, loaded from MSD_musicnn, gives msd-musicnn's embeddings at step 0 (Keras and
+    its export, called as Essentia's MusiCNN models are); a checkpoint of another architecture is refused."""
+    from musiczoo.zoo import export
+    from musiczoo.zoo.backbones import musicnn
+
+    name = "musicnn_artist_embeddings-musicnn"
+    model = registry.build(name)
+    graph = export.export_model(model, registry.get(name), tmp_path, register=False)
+    es = essentia_standard()
+    ours, tagger = (
+        es.TensorflowPredictMusiCNN(graphFilename=str(path), output="model/dense/BiasAdd")
+        for path in (graph, imported["msd-musicnn"])
+    )
+    for audio in clip_audio.values():
+        mel = essentia_melspectrogram(audio, MUSICNN)
+        patches = np.stack([mel[i * 93 : i * 93 + 187] for i in range(patch_count(len(mel), 187, 93))])
+        reference = tagger(audio)
+        assert relative_error(np.asarray(model(patches, training=False)[1]), reference) <= TOLERANCE
+        assert relative_error(ours(audio), reference) <= TOLERANCE
+    with pytest.raises(ValueError, match=r"MSD_vgg: musicnn's conv2d/kernel \(7, 38, 1, 204\) is not in it"):
+        musicnn(weights="MSD_vgg")
 
 
 @needs_musicnn

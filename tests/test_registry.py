@@ -61,6 +61,7 @@ def test_backbones_take_raw_log_mels(name):
         "vggish": {"width": 0.125},
         "resnet50": {"width": 0.125, "blocks": (1, 1, 1, 1)},
         "era_cnn": {"filters": (8, 16)},
+        "musicnn": {},
     }[name]
     model = BACKBONES[name](**kwargs)
     assert len(model.input.shape) == 3

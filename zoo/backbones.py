@@ -186,9 +186,68 @@ def era_cnn(frames=256, bands=96, filters=(32, 64, 128, 256), embedding_dim=64):
     return keras.Model(inputs, layers.Dense(embedding_dim, name="embedding")(x), name="era_cnn")
 
 
+def _max_over_bands(x, name):
+    """``(batch, frames, bands, channels)`` -> ``(batch, frames, channels)``: MusiCNN's max-pool over every band."""
+    return layers.Reshape((-1, x.shape[-1]), name=f"{name}_squeeze")(
+        layers.MaxPooling2D((1, x.shape[2]), name=f"{name}_pool")(x)
+    )
+
+
+def musicnn(frames=187, bands=96, midend_filters=64, embedding_dim=200, dropout=0.5, weights=None):
+    """MusiCNN (Pons & Serra 2019), as the ``musicnn`` wheel builds it: timbral (7x38, 7x67) and temporal (128, 64, 32
+    frames) filters each max-pooled over the bands, three densely connected 7-frame convolutions, max and mean over
+    time, batch norm, dropout and a 200-d linear embedding (the ``model/dense/BiasAdd`` Essentia reads).
+
+    Layers are named as the TensorFlow 1 variables of the wheel's checkpoints: ``weights`` (``MSD_musicnn`` or
+    ``MTT_musicnn``) loads one, so that the model starts as the published tagger's embedding.
+    """
+    inputs, x = _patch_input(frames, bands)
+    x = layers.BatchNormalization(name="batch_normalization")(x)
+    padded = layers.ZeroPadding2D(((3, 3), (0, 0)), name="timbral_pad")(x)
+    shapes = [("conv2d", (7, int(0.4 * bands)), "valid"), ("conv2d_1", (7, int(0.7 * bands)), "valid")]
+    shapes += [(f"conv2d_{2 + i}", (length, 1), "same") for i, length in enumerate((128, 64, 32))]
+    front = []
+    for index, (name, kernel, padding) in enumerate(shapes):
+        filters = int(1.6 * (128 if padding == "valid" else 32))
+        conv = layers.Conv2D(filters, kernel, padding=padding, activation="relu", name=name)
+        front.append(
+            _max_over_bands(
+                layers.BatchNormalization(name=f"batch_normalization_{index + 1}")(
+                    conv(padded if padding == "valid" else x)
+                ),
+                name,
+            )
+        )
+    features = [layers.Concatenate(name="frontend")(front)]
+    for index in range(3):  # each sees all the features before it, as one image row per frame
+        previous = layers.Reshape((-1, features[-1].shape[-1], 1), name=f"midend{index}_image")(
+            features[0] if index == 0 else features[-1]
+        )
+        conv = layers.Conv2D(midend_filters, (7, previous.shape[2]), activation="relu", name=f"conv2d_{5 + index}")
+        y = layers.Reshape((-1, midend_filters), name=f"midend{index}_rows")(
+            layers.BatchNormalization(name=f"batch_normalization_{6 + index}")(
+                conv(layers.ZeroPadding2D(((3, 3), (0, 0)), name=f"midend{index}_pad")(previous))
+            )
+        )
+        features.append(y if index == 0 else layers.Add(name=f"midend{index}_residual")([y, features[-1]]))
+    x = layers.Concatenate(name="midend")(features)
+    pools = [layers.GlobalMaxPooling1D(name="max_pool")(x), layers.GlobalAveragePooling1D(name="mean_pool")(x)]
+    pooled = layers.Flatten(name="max_mean")(  # per feature, its max then its mean
+        layers.Concatenate(name="pools")([layers.Reshape((-1, 1), name=f"{p.name}_column")(p) for p in pools])
+    )
+    x = layers.Dropout(dropout, name="dropout")(layers.BatchNormalization(name="batch_normalization_9")(pooled))
+    model = keras.Model(inputs, layers.Dense(embedding_dim, name="dense")(x), name="musicnn")
+    if weights:
+        from musiczoo.zoo.wheel import load_checkpoint
+
+        load_checkpoint(model, weights)
+    return model
+
+
 BACKBONES = {
     "efficientnet_b0": efficientnet_b0,
     "vggish": vggish,
     "resnet50": resnet50,
     "era_cnn": era_cnn,
+    "musicnn": musicnn,
 }

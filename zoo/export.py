@@ -212,7 +212,8 @@ def export_random_init(name, out_dir, seed=0, register=True, format="pb", **back
 
     keras.utils.set_random_seed(seed)
     entry = registry.get(name)
-    model = registry.build(entry, **backbone_overrides)
+    untrained = {"weights": None} if "weights" in entry["musiczoo"]["backbone"] else {}  # not a preset's weights
+    model = registry.build(entry, **untrained | backbone_overrides)
     frames, bands = model.input.shape[1:]
     rng = np.random.default_rng(seed)
     levels = rng.uniform(0.0, 3.0, size=(64, 1, 1))  # log-mel patches sit anywhere in ~[0, 4]

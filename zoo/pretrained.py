@@ -12,8 +12,6 @@ checkpoint, its labels and the outputs to keep.
 
 import importlib
 import importlib.metadata
-import importlib.util
-from pathlib import Path
 
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
@@ -23,9 +21,8 @@ from tensorflow.python.util import deprecation
 
 from musiczoo.zoo import registry
 from musiczoo.zoo.export import metadata, strip_default_attributes, write_export
+from musiczoo.zoo.wheel import checkpoint_folder
 
-PACKAGE = "musicnn"
-INSTALL = f"pip install --no-deps {PACKAGE}"
 INPUT = "model/Placeholder"
 TRAINING_SWITCH = "model/Placeholder_2"  # bool placeholder: batch norm and dropout in training mode
 LICENSE_FILE = "LICENSE.md"
@@ -47,14 +44,10 @@ def _pretrained_entry(name):
 def checkpoint_dir(name):
     """Folder of the installed checkpoint of pretrained model ``name``; FileNotFoundError says how to install it."""
     spec = _pretrained_entry(name)["musiczoo"]
-    package = importlib.util.find_spec(spec["package"])
-    folder = Path(package.submodule_search_locations[0]) / spec["checkpoint"] if package else None
-    if folder is None or not (folder / ".meta").is_file():
-        raise FileNotFoundError(
-            f"{name} is imported from the {spec['checkpoint']} checkpoint of the "
-            f"{spec['package']} wheel, which is not installed: {INSTALL}"
-        )
-    return folder
+    try:
+        return checkpoint_folder(spec["checkpoint"], spec["package"])
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"{name} is imported from {error}") from None
 
 
 def labels(name):
