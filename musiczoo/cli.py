@@ -111,7 +111,8 @@ def _models_list(args):
     for name, entry in registry.entries().items():
         spec = entry["musiczoo"]
         pretrained = registry.is_pretrained(entry)
-        flags = " ".join(["pretrained"] * pretrained + ["exported"] * (name in exported))
+        flags = ["pretrained"] * pretrained + ["exported"] * (name in exported)
+        flags = " ".join(flags + ["random-init"] * (registry.random_init_name(name) in exported))
         architecture = spec["architecture"] if pretrained else spec["backbone"]["name"]
         print(f"{name:42s} {architecture:16s} {spec['objective']:10s} {entry['inference']['algorithm']:32s} {flags}")
     return 0

@@ -121,7 +121,7 @@ def embedding_model(kind, folder):
         return "msd-musicnn", resolve_graph("msd-musicnn")  # imported into the test's home
     name = "playlist_co_embeddings-resnet50"
     graph = export.export_random_init(name, folder, register=kind == "registry", **TINY_RESNET)
-    return (name if kind == "registry" else str(graph)), graph
+    return (registry.random_init_name(name) if kind == "registry" else str(graph)), graph
 
 
 def direct_essentia(graph, audio_path):

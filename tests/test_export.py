@@ -153,7 +153,7 @@ def test_metadata_and_node_names(tmp_path):
     assert set(registry.METADATA_FIELDS) <= set(meta)
     assert meta["inference"]["patch_size"] == 256 and meta["inference"]["patch_hop_size"] == 128
     assert meta["schema"]["outputs"][1]["shape"] == [1, 128] and meta["framework_version"]
-    assert registry.exports()["playlist_simclr_embeddings-vggish"] == str(graph.resolve())
+    assert registry.exports()["playlist_simclr_embeddings-vggish-random-init"] == str(graph.resolve())
     import tensorflow as tf
 
     graph_def = tf.compat.v1.GraphDef.FromString(graph.read_bytes())

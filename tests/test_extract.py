@@ -71,14 +71,20 @@ def test_node_and_backends(audio_dir, tmp_path):
         assert np.abs(reference - candidate).max() < 1e-4
 
 
-def test_zoo_model_by_registry_name(audio_dir, tmp_path):
-    """Export registers the model; `extract NAME` finds it; API and CLI agree."""
+def test_zoo_model_by_registry_name(audio_dir, tmp_path, capsys):
+    """Export registers the model; `extract NAME` finds it; API and CLI agree. An untrained export goes by its own
+    name: the registry name stays the trained model's."""
     assert main(["export", "--random-init", "discogs_track_embeddings-effnet", "-o", str(tmp_path / "models")]) == 0
+    assert main(["extract", "discogs_track_embeddings-effnet", str(audio_dir), "-o", str(tmp_path / "no")]) == 2
+    assert "is defined but not exported on this machine" in capsys.readouterr().err
+    assert main(["models", "list"]) == 0
+    listed = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("discogs_track_embeddings"))
+    assert listed.split()[-1] == "random-init" and "exported" not in listed
     assert (
         main(
             [
                 "extract",
-                "discogs_track_embeddings-effnet",
+                "discogs_track_embeddings-effnet-random-init",
                 str(audio_dir),
                 "-o",
                 str(tmp_path / "cli"),
@@ -88,10 +94,16 @@ def test_zoo_model_by_registry_name(audio_dir, tmp_path):
         )
         == 0
     )
-    api = extract("discogs_track_embeddings-effnet", [audio_dir], tmp_path / "api", batch_size=8, progress=False)
+    api = extract(
+        "discogs_track_embeddings-effnet-random-init", [audio_dir], tmp_path / "api", batch_size=8, progress=False
+    )
     assert (api.patches == 7).all() and (api.dim == 1280).all()  # 8 s -> 501 frames -> 7 patches
     provenance = json.loads((tmp_path / "api" / "extract.json").read_text())
-    assert provenance["model"] == "discogs_track_embeddings-effnet" and provenance["node"] == "PartitionedCall:1"
+    assert provenance["model"] == "discogs_track_embeddings-effnet-random-init"
+    assert provenance["node"] == "PartitionedCall:1"
+    meta = json.loads((tmp_path / "models" / "discogs_track_embeddings-effnet-random-init.json").read_text())
+    assert meta["description"].startswith("Untrained: discogs_track_embeddings-effnet at a random initialisation")
+    assert meta["dataset"]["name"] == "none: random initialisation, no training data"
     for name in api.embeddings:
         np.testing.assert_array_equal(np.load(tmp_path / "cli" / name), np.load(tmp_path / "api" / name))
 

@@ -224,19 +224,19 @@ def test_a_model_without_its_onnx_names_the_export_command(tmp_path, capsys, cli
 
 @needs_onnx
 def test_an_onnx_only_export_is_registered_and_runs_on_onnx_only(tmp_path, capsys, clip_dir):
-    out = tmp_path / "models"
+    out, untrained = tmp_path / "models", registry.random_init_name(EFFNET)
     assert main(["export", "--random-init", EFFNET, "-o", str(out), "--format", "onnx"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [f"{EFFNET}.json", f"{EFFNET}.onnx"]
-    assert registry.exports()[EFFNET] == str((out / f"{EFFNET}.onnx").resolve())
-    assert json.loads((out / f"{EFFNET}.json").read_text())["model_types"] == ["onnx"]
-    summary = extract(EFFNET, [clip_dir], tmp_path / "onnx", progress=False)  # its .onnx: on onnxruntime
+    assert sorted(p.name for p in out.iterdir()) == [f"{untrained}.json", f"{untrained}.onnx"]
+    assert registry.exports()[untrained] == str((out / f"{untrained}.onnx").resolve())
+    assert json.loads((out / f"{untrained}.json").read_text())["model_types"] == ["onnx"]
+    summary = extract(untrained, [clip_dir], tmp_path / "onnx", progress=False)  # its .onnx: on onnxruntime
     assert (summary.status == "ok").all() and (summary.dim == 1280).all()
-    assert main(["extract", EFFNET, str(clip_dir), "-o", str(tmp_path / "essentia"), "--backend", "essentia"]) == 2
+    assert main(["extract", untrained, str(clip_dir), "-o", str(tmp_path / "essentia"), "--backend", "essentia"]) == 2
     assert "(an ONNX-only export): export it again with --format both" in capsys.readouterr().err
-    assert main(["export", EFFNET, "--format", "onnx"]) == 2
-    assert f"{EFFNET} is an ONNX-only export: there is no frozen graph" in capsys.readouterr().err
-    assert main(["models", "show", EFFNET]) == 0
-    assert "# none: discogs_track_embeddings-effnet is an ONNX-only export" in capsys.readouterr().out
+    assert main(["export", untrained, "--format", "onnx"]) == 2
+    assert f"{untrained} is an ONNX-only export: there is no frozen graph" in capsys.readouterr().err
+    assert main(["models", "show", untrained]) == 0
+    assert f"# none: {untrained} is an ONNX-only export" in capsys.readouterr().out
 
 
 @needs_onnx
@@ -256,12 +256,12 @@ def test_an_onnx_file_is_a_model_for_every_command(tmp_path, capsys, clip_dir):
     assert f'graphFilename="{graph}"' in shown and f"musiczoo extract {model} audio.wav" in shown
     assert resolve_model(model, [model], 1, tmp_path / "work").embedders[0].backend == "onnx"
     assert main(["export", model, "-o", str(tmp_path / "again"), "--format", "onnx"]) == 0
-    assert (tmp_path / "again" / f"{EFFNET}.onnx").is_file()
+    assert (tmp_path / "again" / f"{registry.random_init_name(EFFNET)}.onnx").is_file()
 
     dim = json.loads(graph.with_suffix(".json").read_text())["schema"]["outputs"][1]["shape"][-1]
     X, y = blobs(40, dim=dim)
     classifier = EmbeddingClassifier(epochs=2, progress=False).fit(X, y)
-    head = export_head(classifier, tmp_path / "head", "toy-head", EFFNET, format="both")
+    head = export_head(classifier, tmp_path / "head", "toy-head", registry.random_init_name(EFFNET), format="both")
     for suffix in (".pb", ".onnx"):
         csv = tmp_path / f"predict{suffix}.csv"
         assert main(["predict", str(head.with_suffix(suffix)), str(clip_dir), "-o", str(csv)]) == 0

@@ -51,7 +51,7 @@ def zoo(tagged_tracks):  # noqa: F811
     folder = tagged_tracks
     catalogue = pd.read_csv(folder / "catalogue.csv")
     output = {"export": musiczoo("export", "--random-init", MODEL, "-o", "models", cwd=folder)}
-    output["extract"] = musiczoo("extract", f"models/{MODEL}.pb", *catalogue.path, "-o", "emb", cwd=folder)
+    output["extract"] = musiczoo("extract", f"models/{MODEL}-random-init.pb", *catalogue.path, "-o", "emb", cwd=folder)
     write_labels(folder / "labels.csv", [p[:-4] for p in catalogue.path], [[a] for a in catalogue.artist])
     task = {"kind": "classification", "label": "artist", "test_size": 0.5}
     (folder / "artist.yaml").write_text(yaml.safe_dump({"catalogue": "catalogue.csv", "tasks": {"artist": task}}))
@@ -68,9 +68,9 @@ def test_downstream_predict_and_benchmark_are_quiet(zoo):
     fit = ["downstream", "fit", "--embeddings", "emb/summary.csv", "--train", "labels.csv", "--epochs", "2"]
     lines = musiczoo(*fit, "-o", "run", cwd=folder, entry=("-c", AFTER_TRAINING))
     lines += musiczoo("downstream", "export", "run", "-o", "heads", cwd=folder)
-    head = f"heads/run-{MODEL}.pb"
+    head = f"heads/run-{MODEL}-random-init.pb"
     lines += musiczoo("predict", head, "low-0.wav", "noise-0.wav", cwd=folder)
-    benchmark = ["benchmark", f"era=models/{MODEL}.pb", "--tasks", "artist.yaml", "-o", "bench"]
+    benchmark = ["benchmark", f"era=models/{MODEL}-random-init.pb", "--tasks", "artist.yaml", "-o", "bench"]
     lines += musiczoo(*benchmark, "--seeds", "1", "--epochs", "2", "--no-progress", cwd=folder)
     assert native(lines) == []
 

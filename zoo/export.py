@@ -142,13 +142,13 @@ def check_essentia_input(model, entry):
 
 
 def export_model(model, entry, out_dir, updates=None, register=True, format="pb"):
-    """Write ``<name>.pb`` (and/or ``.onnx``, see :func:`write_export`) and ``<name>.json`` into ``out_dir``.
+    """Write ``<name>.pb`` (and/or ``.onnx``, see :func:`write_export`) and ``<name>.json`` into ``out_dir``, the
+    name the metadata's (``updates`` may give another than the entry's).
 
     An entry whose schema input is ``[null, bands]`` (a global-pooling backbone) is exported
     with a dynamic time axis: Essentia's wrapper runs it at its default patch size, or any other.
     """
     spec = entry["musiczoo"]
-    name = entry["name"]
     check_essentia_input(model, entry)
     graph_def = freeze(
         any_length(model) if registry.takes_any_length(entry) else model, spec["family"], head_activation(spec["head"])
@@ -157,7 +157,7 @@ def export_model(model, entry, out_dir, updates=None, register=True, format="pb"
     predictions, embeddings = (int(output.shape[-1]) for output in model.outputs)
     for output in meta["schema"]["outputs"]:
         output["shape"] = [1, embeddings if output["output_purpose"] == "embeddings" else predictions]
-    return write_export(name, graph_def, meta, out_dir, register, format)
+    return write_export(meta["name"], graph_def, meta, out_dir, register, format)
 
 
 def write_export(name, graph_def, meta, out_dir, register=True, format="pb"):
@@ -202,7 +202,8 @@ def calibrate_batchnorm(model, patches):
 
 
 def export_random_init(name, out_dir, seed=0, register=True, format="pb", **backbone_overrides):
-    """Export an untrained registry model (integration tests, pipeline checks).
+    """Export an untrained registry model (integration tests, pipeline checks, the benchmark's baseline) as
+    :func:`~musiczoo.zoo.registry.random_init_name`, its metadata saying so (description, no training data).
 
     Weights are random (seeded); batch-norm statistics are calibrated on log-mel-like noise
     (random levels plus gamma noise) so that the graph's outputs have a useful scale.
@@ -218,7 +219,14 @@ def export_random_init(name, out_dir, seed=0, register=True, format="pb", **back
     rng = np.random.default_rng(seed)
     levels = rng.uniform(0.0, 3.0, size=(64, 1, 1))  # log-mel patches sit anywhere in ~[0, 4]
     calibrate_batchnorm(model, (levels + rng.gamma(2.0, 0.5, size=(64, frames, bands))).astype("float32"))
-    updates = {"description": entry["description"] + " (random initialisation, untrained)"}
+    untrained = registry.random_init_name(name)
+    updates = {
+        "name": untrained,
+        "link": f"{entry['link'].rpartition('/')[0]}/{untrained}.pb",
+        "description": f"Untrained: {name} at a random initialisation (seed {seed}), for pipeline checks and as a "
+        f"baseline. The trained model would be: {entry['description']}",
+        "dataset": {"name": "none: random initialisation, no training data", "citation": "", "size": "", "metrics": {}},
+    }
     return export_model(model, entry, out_dir, updates, register=register, format=format)
 
 

@@ -146,6 +146,12 @@ def build(entry, head=None, **backbone_overrides):
     return build_model(backbone, spec["head"] | (head or {}), entry["name"].replace("-", "_"), tasks(entry))
 
 
+def random_init_name(name):
+    """What an untrained export of model ``name`` is called: never the registry name, which stands for the trained
+    model."""
+    return f"{name}-random-init"
+
+
 def home():
     """The user's musiczoo folder (``$MUSICZOO_HOME`` or ``~/.musiczoo``)."""
     return Path(os.environ.get("MUSICZOO_HOME", Path.home() / ".musiczoo"))
