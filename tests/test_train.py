@@ -134,6 +134,9 @@ def test_shipped_config_trains_and_exports(config, tiny_data, tmp_path):
     meta = json.loads(next((tmp_path / "export").glob("*.json")).read_text())
     assert meta["dataset"]["metrics"]["val_loss"] == round(log.val_loss.iloc[-1], 4)
     assert meta["dataset"]["size"].endswith("training tracks")
+    training = meta["dataset"]["training"]
+    assert training["catalogue"] == str(tiny_data / "catalogue.parquet") and training["steps"] == 4
+    assert 0 < training["hours"] <= 48 * 6 / 3600 and training["objectives"][0]["loss"] and training["seed"] == 0
 
 
 @pytest.mark.parametrize("config", BUILT, ids=lambda path: path.stem)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 import musiczoo  # noqa: F401  (Essentia before TensorFlow)
@@ -246,14 +247,28 @@ class Trainer:
             self.model.set_weights(weights)
 
     def _metadata(self):
-        """Essentia metadata of the run: the data set, its last metrics, and the tag classes."""
+        """Essentia metadata of the run: what it trained on (catalogue, tracks, hours, objectives, steps, seed, warm
+        start), its last training metrics, and the tag classes."""
         last = self.state["history"][-1]
         metrics = {k: round(last[k], 4) for k in ("val_loss", "val_top1", "loss", "top1") if last[k] is not None}
         catalogue = Path(self.config["catalogue"])
+        tracks = pd.concat([task.catalogue for task in self.train_data]).drop_duplicates("track_id")
+        objectives = [{k: o[k] for k in ("loss", "pairs", "weight") if o.get(k)} for o in self.config["objectives"]]
+        training = {
+            "catalogue": str(catalogue),
+            "tracks": len(tracks),
+            "hours": round(float(tracks.duration.sum()) / 3600, 2),
+            "objectives": objectives,
+            "steps": int(self.optimizer.iterations.numpy()),
+            "batch_size": self.config["batch_size"],
+            "seed": self.config["seed"],
+            "init": self.config["init"],
+        }
         dataset = {
-            "name": catalogue.parent.name or catalogue.stem,
-            "size": f"{sum(len(t.catalogue) for t in self.train_data)} training tracks",
+            "name": f"{catalogue.parent.name}/{catalogue.name} (musiczoo catalogue)",
+            "size": f"{len(tracks)} training tracks",
             "metrics": metrics,
+            "training": training,
         }
         return {"dataset": dataset, **({"classes": self.vocabulary} if self.vocabulary else {})}
 
