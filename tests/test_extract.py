@@ -177,3 +177,17 @@ def test_missing_input_and_unknown_model_fail_clearly(tmp_path, capsys):
                 main([command, str(graph), str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", size])
             assert refused.value.code == 2
             assert f"--batch-size: must be a whole number of 1 or more, not {size}" in capsys.readouterr().err
+
+
+def test_a_signal_one_effnet_patch_long_is_too_short_for_essentia(tmp_path):
+    """Essentia's EffNet wrapper needs a frame more than one patch: 32,400 samples (one 128-frame patch by the mel's
+    count) give it no patch; the file is an error row naming why, and the batch goes on."""
+    graph = export.export_random_init("discogs_track_embeddings-effnet", tmp_path, width=0.25, depth=0.34)
+    noise = 0.1 * np.random.default_rng(2).standard_normal(3 * SR).astype(np.float32)
+    (tmp_path / "audio").mkdir()
+    write_wav(tmp_path / "audio" / "edge.wav", noise[:32400])
+    write_wav(tmp_path / "audio" / "longer.wav", noise)
+    summary = extract(graph, [tmp_path / "audio"], tmp_path / "out", progress=False, workers=0).set_index("path")
+    edge, longer = (summary.loc[str(tmp_path / "audio" / name)] for name in ("edge.wav", "longer.wav"))
+    assert edge.status == "error" and edge.error.startswith("too short: 2.02 s is less than one 128-frame patch")
+    assert longer.status == "ok" and longer.patches == 1
