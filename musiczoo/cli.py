@@ -158,6 +158,13 @@ def _models_show(args):
     return 0
 
 
+def _models_site(args):
+    from musiczoo.site import write_site
+
+    print(f"catalogue: {write_site(args.output, args.benchmark)}")
+    return 0
+
+
 def _demo(args):
     from musiczoo.demo import demo
 
@@ -321,7 +328,7 @@ def parser():
     musicnn.add_argument("-o", "--output", metavar="DIR", help="output folder (default: MUSICZOO_HOME/pretrained)")
     musicnn.set_defaults(run=_import)
 
-    models = commands.add_parser("models", help="list or show registry models")
+    models = commands.add_parser("models", help="list or show registry models, or write their catalogue site")
     models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     models_commands.add_parser("list", help="one line per registry model").set_defaults(run=_models_list)
     show = models_commands.add_parser(
@@ -333,6 +340,23 @@ def parser():
     )
     show.add_argument("name", metavar="MODEL", help="registry name, or a .pb or .onnx with its .json beside it")
     show.set_defaults(run=_models_show)
+    site = models_commands.add_parser(
+        "site",
+        help="a static HTML catalogue of the models (offline, self-contained)",
+        description="Write SITE/index.html (every registry model and every export registered here, filterable by "
+        "family and status) and a page per model (description, training data, schema, the Essentia call "
+        "and musiczoo commands or how to get the model, licence, citation, benchmark results), with the "
+        "model files in SITE/files/: open it from disk or serve it from any web server.",
+    )
+    site.add_argument("-o", "--output", required=True, metavar="SITE", help="output folder")
+    site.add_argument(
+        "--benchmark",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a `musiczoo benchmark` output folder: its held-out results on the models it scored (repeatable)",
+    )
+    site.set_defaults(run=_models_site)
 
     demo = commands.add_parser(
         "demo",
