@@ -33,7 +33,7 @@ from musiczoo.extractors.usage import essentia_snippet, musiczoo_commands
 from musiczoo.fileio import atomic_write, sha256
 from musiczoo.zoo import registry
 from musiczoo.zoo.families import AUDIO_WRAPPERS, FAMILIES
-from musiczoo.zoo.resolve import read_metadata
+from musiczoo.zoo.resolve import is_model_file, read_metadata
 
 INDEX_COLUMNS = ("model", "family", "embedding", "trained on", "best held-out result", "status")
 STATUSES = ("pretrained", "trained", "random-init", "recipe", "metadata missing")
@@ -209,7 +209,7 @@ def _same_model(source, model):
     if source == model.name:
         return True
     path = Path(source)
-    if path.suffix in (".pb", ".onnx"):
+    if is_model_file(path):
         if not path.is_file() or not model.graph:
             return path.stem == model.name
         return path.resolve() == model.graph.resolve() or _digest(path.resolve()) == _digest(model.graph.resolve())
