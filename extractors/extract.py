@@ -75,11 +75,8 @@ def _input_root(inputs):
 
 
 def embed_audio(audio, graph, predict):
-    """``predict(audio)`` of 16 kHz audio; AudioError when it is shorter than one of ``graph``'s patches.
-
-    Essentia's EffNet wrapper needs a frame more than :meth:`Graph.patches_for` counts: a signal just one patch
-    long gives it no patch, and is too short too.
-    """
+    """``predict(audio)`` of 16 kHz audio; AudioError when it is shorter than one of ``graph``'s patches
+    (:meth:`Graph.patches_for`: for EfficientNet, one patch and a frame)."""
     embeddings = predict(audio) if graph.patches_for(audio.size) else []
     if not len(embeddings):
         seconds = (graph.patch_size * graph.mel.hop_size) / SAMPLE_RATE

@@ -53,6 +53,7 @@ class Graph:
                 f"expected one of {sorted(AUDIO_WRAPPERS)}"
             )
         self.mel = FRONT_ENDS[family.mel]
+        self.dropped_frames = family.dropped_frames
         self.input = metadata["schema"]["inputs"][0]["name"]
         frames = metadata["schema"]["inputs"][0]["shape"][-2]
         self.patch_size = inference.get("patch_size") or frames or family.patch_size
@@ -75,8 +76,12 @@ class Graph:
             )
         return name
 
+    def frames_for(self, n_samples):
+        """The mel frames the wrapper cuts patches from: Essentia's frame count, less the family's dropped ones."""
+        return max(0, frame_count(self.mel, n_samples) - self.dropped_frames)
+
     def patches_for(self, n_samples):
-        return patch_count(frame_count(self.mel, n_samples), self.patch_size, self.patch_hop_size)
+        return patch_count(self.frames_for(n_samples), self.patch_size, self.patch_hop_size)
 
     def file(self, suffix):
         """The model's ``.pb`` or ``.onnx`` (``suffix``) beside its JSON; FileNotFoundError says how to export it."""
@@ -136,6 +141,7 @@ def batched_predictor(graph, run, batch_size):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
     def to_patches(audio):
         mel = tf_melspectrogram(audio, graph.mel)
+        mel = mel[: tf.shape(mel)[0] - graph.dropped_frames]  # as the wrapper does
         return tf.signal.frame(mel, graph.patch_size, graph.patch_hop_size, axis=0)
 
     def predict(audio):

@@ -60,8 +60,8 @@ def _check_rate(model):
 
 
 def patch_samples(graph):
-    """The span of one patch, ``patch_size`` mel hops: every wrapper cuts one patch from it (EffnetDiscogs
-    needs a frame more than :meth:`Graph.patches_for` says)."""
+    """The span of one patch, ``patch_size`` mel hops: every wrapper cuts one patch from it (its frames are one
+    more than a patch, the one EffnetDiscogs drops: :meth:`Graph.frames_for`)."""
     return graph.patch_size * graph.mel.hop_size
 
 

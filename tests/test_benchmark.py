@@ -231,3 +231,75 @@ def test_a_built_catalogue_reads_as_a_task_catalogue(tmp_path):
     assert tasks.catalogue.path.tolist() == [str(tmp_path / f"{i}.wav") for i in range(3)]
     assert tasks.tasks[0].labels(tasks.catalogue).tolist() == ["old", "new", None]
     assert Task("a", "similarity", "artists[0]").labels(tasks.catalogue).tolist() == ["a0", "a1", "a0"]
+
+
+def test_held_out_results_land_in_the_scored_models_metadata(tagged_tracks, tmp_path):
+    """A run folder keeps its results (heldout.json) and its export carries them; an export's JSON gets them;
+    another's model (Essentia's official graph) is left as it was."""
+    import json
+
+    import keras
+
+    from musiczoo.fileio import sha256
+    from musiczoo.zoo import registry
+    from musiczoo.zoo.export import export_run
+    from musiczoo.zoo.run import write_run
+
+    official = require(MUSICNN_GRAPH)
+    untouched = {p.name: sha256(p) for p in official.parent.iterdir() if p.is_file()}
+    name, overrides = "music_era_ce-cnn", {}
+    keras.utils.set_random_seed(0)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run(run, registry.build(name, **overrides), name, metadata={"dataset": {"name": "unit-test catalogue"}})
+    tasks = tagged_tracks / "tasks.yaml"
+    specs = ["mel-stats", f"mine={run}", f"official={official}"]
+    result = benchmark(specs, tasks, tmp_path / "a", seeds=2, k=(), cache=tmp_path / "cache", progress=False)
+    assert result.recorded == [run / "heldout.json"]
+    assert {p.name: sha256(p) for p in official.parent.iterdir() if p.is_file()} == untouched
+
+    graph = export_run(run, tmp_path / "export", register=False)
+    meta = json.loads(graph.with_suffix(".json").read_text())
+    found = meta["benchmark"]["tasks"]
+    summary = result.summary.set_index(["task", "model", "metric"])
+    triplet = next(r for r in found["results"] if (r["task"], r["metric"]) == ("artist-similarity", "triplet"))
+    assert triplet["mean"] == round(summary.loc[("artist-similarity", "mine", "triplet"), "mean"], 4)
+    assert set(triplet["baselines"]) == {"mel-stats"}  # the official graph is neither baseline nor import
+    assert triplet["baselines"]["mel-stats"][0] == round(
+        summary.loc[("artist-similarity", "mel-stats", "triplet"), "mean"], 4
+    )
+    assert (found["row"], found["seeds"], found["training_seeds"], found["tracks"]) == ("mine", 2, 1, 16)
+    assert found["tasks"] == str(tasks) and found["report"].endswith("report.html")
+    assert meta["dataset"]["metrics"]["tasks: artist-similarity triplet"] == triplet["mean"]
+    assert meta["dataset"]["name"] == "unit-test catalogue"
+
+    # scoring the export itself updates its JSON in place: the same task set is replaced, not repeated
+    again = benchmark(
+        ["mel-stats", f"mine={graph}"], tasks, tmp_path / "b", seeds=1, k=(), cache=tmp_path / "cache", progress=False
+    )
+    assert again.recorded == [graph.with_suffix(".json")]
+    meta = json.loads(graph.with_suffix(".json").read_text())
+    assert list(meta["benchmark"]) == ["tasks"] and meta["benchmark"]["tasks"]["seeds"] == 1
+    assert sum(k.startswith("tasks: ") for k in meta["dataset"]["metrics"]) == len(
+        meta["benchmark"]["tasks"]["results"]
+    )
+
+
+def test_a_pretrained_import_keeps_its_authors_metrics():
+    from musiczoo.zoo import heldout
+
+    found = heldout.block([{"task": "artist", "metric": "accuracy", "mean": 0.61538, "ci95": float("nan")}], row="x")
+    authors = {"name": "msd-musicnn", "dataset": {"metrics": {"ROC-AUC": 0.8802}}}
+    meta = heldout.with_block(authors, "gamemusic", found)
+    assert meta["dataset"]["metrics"] == {"ROC-AUC": 0.8802}
+    assert meta["benchmark"]["gamemusic"]["results"][0] == {
+        "task": "artist",
+        "metric": "accuracy",
+        "mean": 0.6154,
+        "ci95": None,
+        "baselines": {},
+    }
+    trained = heldout.with_block(
+        {"name": "musicnn_artist_embeddings-musicnn", "dataset": {"metrics": {}}}, "gamemusic", found
+    )
+    assert trained["dataset"]["metrics"] == {"gamemusic: artist accuracy": 0.6154}

@@ -191,3 +191,16 @@ def test_a_signal_one_effnet_patch_long_is_too_short_for_essentia(tmp_path):
     edge, longer = (summary.loc[str(tmp_path / "audio" / name)] for name in ("edge.wav", "longer.wav"))
     assert edge.status == "error" and edge.error.startswith("too short: 2.02 s is less than one 128-frame patch")
     assert longer.status == "ok" and longer.patches == 1
+
+
+def test_every_backend_cuts_essentias_patches_at_the_boundary_lengths(tmp_path):
+    """EffnetDiscogs drops the last mel frame before it cuts patches; the TensorFlow back-end (and the ONNX one,
+    which shares its patching) does the same: 190 frames give one patch of 128 at hop 62, 191 give two."""
+    from musiczoo.extractors.graph import Graph, predictor
+
+    graph = Graph(export.export_random_init("discogs_track_embeddings-effnet", tmp_path, width=0.25, depth=0.34))
+    essentia, tensorflow = (predictor(graph, backend=b) for b in ("essentia", "tensorflow"))
+    noise = 0.1 * np.random.default_rng(3).standard_normal(64640).astype(np.float32)
+    for samples, patches in [(32512, 0), (32640, 1), (48384, 1), (48512, 2), (64256, 2), (64384, 3)]:
+        counts = (graph.patches_for(samples), len(essentia(noise[:samples])), len(tensorflow(noise[:samples])))
+        assert counts == (patches,) * 3, samples

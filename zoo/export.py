@@ -19,7 +19,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from musiczoo.zoo.frontends import FRONT_ENDS, store_front_end
 from musiczoo.fileio import atomic_write
-from musiczoo.zoo import onnx, registry
+from musiczoo.zoo import heldout, onnx, registry
 from musiczoo.zoo.backbones import any_length
 from musiczoo.zoo.families import FAMILIES, wrapper_arguments
 from musiczoo.zoo.heads import head_activation
@@ -231,7 +231,11 @@ def export_random_init(name, out_dir, seed=0, register=True, format="pb", **back
 
 
 def export_run(run_dir, out_dir=None, register=True, format="pb"):
-    """Export a training run folder (see :mod:`musiczoo.zoo.run`): its trained model, with the run's metadata."""
+    """Export a training run folder (see :mod:`musiczoo.zoo.run`): its trained model, with the run's metadata
+    and the held-out results benchmarks recorded in it (:mod:`musiczoo.zoo.heldout`)."""
     run = load_run(run_dir)
     out_dir = out_dir or Path(run_dir) / "export"
-    return export_model(run.model, run.entry, out_dir, run.metadata, register=register, format=format)
+    graph = export_model(run.model, run.entry, out_dir, run.metadata, register=register, format=format)
+    for task_set, found in heldout.run_blocks(run_dir).items():
+        heldout.record(graph, task_set, found)
+    return graph

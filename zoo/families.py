@@ -19,6 +19,7 @@ class Family:
     mel: str | None  # the wrapper's mel front-end (a ``MelSpec.name`` of extractors.mel); None: it takes embeddings
     patch_size: int  # the wrapper's default patchSize and patchHopSize, in frames (embeddings: rows)
     patch_hop_size: int
+    dropped_frames: int = 0  # mel frames the wrapper leaves out at the end before it cuts patches
 
     def predictions_node(self, activation):
         return self.predictions.format(op=ACTIVATION_NODES[activation])
@@ -27,7 +28,8 @@ class Family:
 FAMILIES = {
     family.name: family
     for family in (
-        # discogs-effnet: PartitionedCall:0 predictions/projection, PartitionedCall:1 embeddings.
+        # discogs-effnet: PartitionedCall:0 predictions/projection, PartitionedCall:1 embeddings. Its wrapper
+        # cuts patches from all frames but the last (measured: 190 frames give 1 patch of 128 at hop 62, not 2).
         Family(
             "effnet",
             "TensorflowPredictEffnetDiscogs",
@@ -37,6 +39,7 @@ FAMILIES = {
             "musicnn",
             128,
             62,
+            dropped_frames=1,
         ),
         # MusiCNN-style graphs on 96-band mels (the playlist VGGish/ResNet50, era CNN, MusiCNN).
         Family(

@@ -19,10 +19,13 @@ def _benchmark(args):
         progress=not args.no_progress,
         command=command,
         backend=args.backend,
+        record=not args.no_record,
     )
     for what, message in result.failures:
         print(f"left out: {what}: {message}", file=sys.stderr)
     print(f"{args.output}/report.md and report.html: {len(result.models)} models, {len(result.tracks)} tracks")
+    if result.recorded:
+        print(f"held-out results recorded in: {', '.join(map(str, result.recorded))}")
 
 
 def add_commands(commands):
@@ -60,5 +63,11 @@ def add_commands(commands):
     parser.add_argument("--cache", metavar="DIR", help="embedding cache (default OUT/cache)")
     parser.add_argument("--epochs", type=int, default=30, help="MLP probe epochs (default 30, the Discogs protocol)")
     add_backend_option(parser, "every graph")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="leave the models' metadata as it is (default: each scored export's .json, or a run folder's "
+        "heldout.json, gets its held-out results beside the baselines')",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=_benchmark)

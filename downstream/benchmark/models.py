@@ -18,7 +18,7 @@ so a model already benchmarked on a file is never run on it again.
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,8 @@ from musiczoo.extractors.graph import DEFAULT_BACKEND, Graph, model_backend, pre
 from musiczoo.extractors.mel import essentia_melspectrogram
 from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.fileio import atomic_save_npy, sha256
-from musiczoo.zoo.run import is_run, read_record
+from musiczoo.zoo.heldout import is_pretrained_import, is_zoo_model
+from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE, is_run, read_record
 
 MEL_STATS = "mel-stats"
 RANDOM_INIT = "random-init"
@@ -62,13 +63,22 @@ class GraphEmbedder:
         return np.asarray(embed_audio(audio, self.graph, self._predict))
 
 
+BASELINE, PRETRAINED, TRAINED = "baseline", "pretrained", "trained"  # what a row is
+
+
 @dataclass
 class Model:
-    """A row of the benchmark: its name and one embedder, or one per seed (``random-init``, ``A,B,C``)."""
+    """A row of the benchmark: its name and one embedder, or one per seed (``random-init``, ``A,B,C``).
+
+    ``kind``: ``baseline`` (mel-stats, random-init), ``pretrained`` (an import) or ``trained``;
+    ``sources``: the zoo graph files and run folders it came from, where its held-out results are recorded.
+    """
 
     name: str
     embedders: list
     spec: str
+    kind: str = TRAINED
+    sources: list = field(default_factory=list)
 
     def embedder(self, seed):
         return self.embedders[seed % len(self.embedders)]
@@ -93,7 +103,7 @@ def _exported_run(run_dir, work):
     from musiczoo.zoo.export import export_run
 
     run_dir = Path(run_dir).resolve()
-    weights = sorted(p for p in run_dir.iterdir() if p.is_file() and p.suffix in (".h5", ".json"))
+    weights = [run_dir / WEIGHTS_FILE, run_dir / RUN_FILE]  # not heldout.json, which a benchmark writes
     digest = hashlib.sha256("".join(f"{p.name}{p.stat().st_size}{p.stat().st_mtime_ns}" for p in weights).encode())
     out = Path(work) / "runs" / f"{run_dir.name}-{digest.hexdigest()[:12]}"
     found = sorted(out.glob("*.pb")) if out.is_dir() else []
@@ -114,25 +124,31 @@ def _random_init(name, overrides, seeds, work):
 
 def resolve_model(spec, specs, seeds, work, backend=None):
     """The :class:`Model` for one ``[NAME=]MODEL`` string; ``specs``: all of them (for ``random-init``)."""
-    from musiczoo.zoo.resolve import resolve_graph
+    from musiczoo.zoo.resolve import read_metadata, resolve_graph
 
     label, _, source = spec.rpartition("=")
     if "," in source:
         parts = [resolve_model(part, specs, seeds, work, backend) for part in source.split(",")]
         if any(len(part.embedders) > 1 or isinstance(part.embedders[0], MelStats) for part in parts):
             raise ValueError(f"{spec}: a list of training seeds takes runs, graphs or registry names, one model each")
-        return Model(label or parts[0].name, [part.embedders[0] for part in parts], spec)
+        kinds = {part.kind for part in parts}
+        kind = kinds.pop() if len(kinds) == 1 else TRAINED
+        sources = [s for part in parts for s in part.sources]
+        return Model(label or parts[0].name, [part.embedders[0] for part in parts], spec, kind, sources)
     if source == MEL_STATS:
-        return Model(label or MEL_STATS, [MelStats()], spec)
+        return Model(label or MEL_STATS, [MelStats()], spec, BASELINE)
     if source == RANDOM_INIT or source.startswith(RANDOM_INIT + ":"):
         name = source.partition(":")[2]
         name, overrides = (name, {}) if name else _architecture([s for s in specs if s != spec])
         graphs = _random_init(name, overrides, seeds, work)
-        return Model(label or RANDOM_INIT, [GraphEmbedder(g, backend) for g in graphs], spec)
+        return Model(label or RANDOM_INIT, [GraphEmbedder(g, backend) for g in graphs], spec, BASELINE)
     if is_run(source):
-        return Model(label or Path(source).resolve().name, [GraphEmbedder(_exported_run(source, work), backend)], spec)
+        name, embedder = label or Path(source).resolve().name, GraphEmbedder(_exported_run(source, work), backend)
+        return Model(name, [embedder], spec, TRAINED, [Path(source)])
     path = resolve_graph(source)
-    return Model(label or Path(source).stem, [GraphEmbedder(path, backend)], spec)
+    embedder, meta = GraphEmbedder(path, backend), read_metadata(path)
+    kind = PRETRAINED if is_pretrained_import(meta) else TRAINED
+    return Model(label or Path(source).stem, [embedder], spec, kind, [path] if is_zoo_model(meta) else [])
 
 
 def audio_key(path, seconds):

@@ -9,6 +9,7 @@ concatenates the models' embeddings of a track (patch by patch where both cut th
 patches, else their track means).
 """
 
+import datetime
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -18,12 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from musiczoo.downstream.benchmark.models import EmbeddingCache, audio_key, resolve_model
+from musiczoo.downstream.benchmark.models import BASELINE, PRETRAINED, EmbeddingCache, audio_key, resolve_model
 from musiczoo.downstream.benchmark.tasks import TaskError, read_tasks
 from musiczoo.downstream.metrics import label_triplets, nearest_neighbour_accuracy, triplet_similarity
 from musiczoo.downstream.stack import concatenate
 from musiczoo.extractors.audio import SAMPLE_RATE, AudioError, load_audio
 from musiczoo.progress import progress_bar
+from musiczoo.zoo import heldout
 
 STACK = "stack:"
 METRICS = {"classification": ("accuracy", "roc_auc", "pr_auc"), "similarity": ("triplet", "margin", "nn")}
@@ -43,6 +45,7 @@ class Benchmark:
     failures: list = field(default_factory=list)  # (what, message)
     excluded: list = field(default_factory=list)  # (path, reason)
     seconds: dict = field(default_factory=dict)  # wall time per stage
+    recorded: list = field(default_factory=list)  # the metadata files and run folders given the held-out results
 
 
 def interval(values):
@@ -145,7 +148,17 @@ def summarise(scores):
 
 
 def benchmark(
-    models, tasks, out_dir, seeds=3, k=(2,), cache=None, epochs=30, progress=True, command=None, backend=None
+    models,
+    tasks,
+    out_dir,
+    seeds=3,
+    k=(2,),
+    cache=None,
+    epochs=30,
+    progress=True,
+    command=None,
+    backend=None,
+    record=True,
 ):
     """Benchmark ``models`` (``[NAME=]MODEL`` strings; see :mod:`.models`) on ``tasks`` (a tasks file).
 
@@ -153,7 +166,8 @@ def benchmark(
     ``summary.csv``; returns the :class:`Benchmark`. ``k``: stack sizes ranked (every
     combination of the models; ``()`` for none). A model that fails to load, a task that cannot
     be scored, a file that does not decode: reported, and the rest goes on. ``backend`` runs every
-    graph (``musiczoo.extractors.graph.BACKENDS``).
+    graph (``musiczoo.extractors.graph.BACKENDS``). ``record``: write each scored model's held-out
+    results, beside the baselines', into its metadata (:mod:`musiczoo.zoo.heldout`).
     """
     from musiczoo.downstream.benchmark.report import write_report
 
@@ -245,8 +259,56 @@ def benchmark(
         f"# Python\nbenchmark({list(models)!r}, {tasks_given!r}, {str(out_dir)!r}, seeds={seeds}, "
         f"k={tuple(k)!r}, epochs={epochs})"
     )
+    if record:
+        task_set = Path(tasks).stem if taskset.source else "tasks"
+        facts = {"tasks": taskset.source, "command": command, "report": str((out_dir / "report.html").resolve())}
+        result.recorded, failed = record_results(result, singles, task_set, seeds, **facts)
+        result.failures += failed
     write_report(result, out_dir, command=command, task_labels=task_labels)
     return result
+
+
+def record_results(result, models, task_set, seeds, **facts):
+    """Write every scored model's held-out results into its sources' metadata: ``(written, failures)``.
+
+    Beside each result: the baselines' (``mel-stats``, ``random-init``) and the pretrained imports'.
+    """
+    summary = result.summary.set_index(["task", "model", "metric"])
+    beside = [m.name for m in models if m.kind in (BASELINE, PRETRAINED)]
+    written, failures = [], []
+    for model in models:
+        if model.kind == BASELINE or model.name not in result.models or not model.sources:
+            continue
+        results = [
+            {
+                "task": task,
+                "metric": metric,
+                "mean": row["mean"],
+                "ci95": row.ci95,
+                "baselines": {
+                    b: tuple(summary.loc[(task, b, metric), ["mean", "ci95"]])
+                    for b in beside
+                    if b != model.name and (task, b, metric) in summary.index
+                },
+            }
+            for (task, name, metric), row in summary.iterrows()
+            if name == model.name
+        ]
+        found = heldout.block(
+            results,
+            **facts,
+            date=datetime.date.today().isoformat(),
+            row=model.name,
+            seeds=seeds,
+            training_seeds=len(model.sources),
+            tracks=len(result.tracks),
+        )
+        for source in model.sources:
+            try:
+                written.append(heldout.record(source, task_set, found))
+            except (OSError, ValueError) as error:  # a read-only or unreadable file: the rest go on
+                failures.append((f"recording {model.name}'s results in {source}", str(error)))
+    return written, failures
 
 
 def _unit_scale(tracks):
