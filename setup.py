@@ -8,6 +8,7 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).parent
 SUBPACKAGES = ("zoo", "extractors", "train", "downstream")  # top-level folders, installed as musiczoo.<folder>
 PACKAGES = [name for name in find_packages(str(HERE)) if name.split(".")[0] in SUBPACKAGES]  # and theirs
+OWN = find_packages(str(HERE), include=["musiczoo", "musiczoo.*"])  # musiczoo and its subpackages (site)
 
 
 class BuildPy(build_py):
@@ -26,7 +27,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["musiczoo", *(f"musiczoo.{name}" for name in PACKAGES)],
+    packages=[*OWN, *(f"musiczoo.{name}" for name in PACKAGES)],
     package_dir={"musiczoo": "musiczoo", **{f"musiczoo.{name}": name for name in SUBPACKAGES}},
     cmdclass={"build_py": BuildPy},
     install_requires=[

@@ -33,6 +33,11 @@ DEMO_TASKS = {
 DEMO_MODELS = ("mel-stats", "random-init", "msd-musicnn")
 
 
+def benchmarked_models(out):
+    """What a demo into ``out`` benchmarks: its export (whose JSON then holds the results), then :data:`DEMO_MODELS`."""
+    return [f"trained={Path(out) / 'models' / DEMO_CONFIG['model']}.pb", *DEMO_MODELS]
+
+
 def _step(title):
     print(f"\n== {title}")
 
@@ -84,7 +89,7 @@ def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=Tru
     _step("7/7 benchmark on the held-out works: the trained model next to the baselines and a pretrained model")
     tasks = {"catalogue": str((data / "held_out.parquet").resolve()), "tasks": DEMO_TASKS}
     result = benchmark(
-        [f"trained={graph}", *DEMO_MODELS],  # its held-out results land in the export's JSON
+        benchmarked_models(out),
         tasks,
         out,
         seeds=3,

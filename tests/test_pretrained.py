@@ -61,6 +61,27 @@ def test_registry_lists_the_pretrained_models(capsys):
     assert [line[0] for line in listed if line[-1] == "pretrained"] == NAMES
 
 
+def test_pretrained_entries_keep_their_authors_date_and_numbers_as_theirs():
+    """The authors' release (not the import day) and their own metrics, labelled as theirs; a zoo export's date is
+    the day it is exported."""
+    import datetime
+
+    from musiczoo.zoo.export import metadata
+
+    for name, entry in registry.pretrained().items():
+        assert entry["release_date"] == "2019-09" and "arXiv:1909.06654" in entry["musiczoo"]["release_date_source"]
+        assert entry["dataset"]["metrics_source"].startswith("authors: ") and entry["dataset"]["metrics"]
+        meta = metadata(entry, {"classes": ["a"]})
+        assert meta["release_date"] == "2019-09" and meta["dataset"] == entry["dataset"]
+        broken = json.loads(json.dumps(entry))
+        broken["release_date"] = ""
+        del broken["dataset"]["metrics_source"]
+        assert len(registry.validate(broken)) == 2 and "release_date" in registry.validate(broken)[0]
+        assert metadata(broken)["release_date"] == ""  # never the import day
+    trained = metadata(registry.get("music_era_ce-cnn"))
+    assert trained["release_date"] == datetime.date.today().isoformat()
+
+
 def test_absent_package_says_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(registry.get("msd-musicnn")["musiczoo"], "package", "musicnn_not_installed")
     with pytest.raises(FileNotFoundError, match="pip install --no-deps musicnn"):
@@ -85,6 +106,7 @@ def test_frozen_graphs_are_for_inference(imported):
         assert set(registry.METADATA_FIELDS) <= set(meta) and meta["classes"] == pretrained.labels(name)
         assert len(meta["classes"]) == 50 and meta["inference"]["algorithm"] == "TensorflowPredictMusiCNN"
         assert meta["license"]["name"] == "ISC" and "Permission to use" in meta["license"]["text"]
+        assert meta["release_date"] == "2019-09" and meta["dataset"]["metrics_source"].startswith("authors: ")
         assert "Pons" in meta["citation"] and {o["name"] for o in meta["schema"]["outputs"]} <= {n.name for n in nodes}
 
 

@@ -100,7 +100,8 @@ def metadata(entry, updates=None):
         else:
             meta[key] = value
     meta["framework_version"] = tf.__version__
-    meta["release_date"] = meta["release_date"] or datetime.date.today().isoformat()
+    if not meta["release_date"] and not registry.is_pretrained(entry):  # a zoo export: the day it is made
+        meta["release_date"] = datetime.date.today().isoformat()  # (a pretrained import keeps its authors' date)
     extra = ", ".join(f"{key}={value}" for key, value in wrapper_arguments(meta).items())
     if extra:
         meta["description"] += (

@@ -34,7 +34,8 @@ METADATA_FIELDS = (
     "citation",
     "inference",
 )
-PRETRAINED_KEYS = ("architecture", "package", "checkpoint", "labels", "license")
+PRETRAINED_KEYS = ("architecture", "package", "checkpoint", "labels", "license", "release_date_source")
+AUTHORS = "authors"  # how a pretrained entry's dataset.metrics_source begins: the numbers are its authors', not ours
 
 
 def registry_path():
@@ -95,6 +96,11 @@ def validate(entry):
     purposes = {o.get("output_purpose"): o["name"] for o in schema.get("outputs", [])}
     if is_pretrained(entry):  # a published graph keeps its own output names
         problems += [f"pretrained entries need musiczoo.{key}" for key in PRETRAINED_KEYS if key not in spec]
+        if not entry.get("release_date"):
+            problems.append("pretrained entries need the authors' release_date (musiczoo.release_date_source: whence)")
+        dataset = entry.get("dataset", {})
+        if dataset.get("metrics") and not str(dataset.get("metrics_source", "")).startswith(AUTHORS):
+            problems.append(f"a pretrained entry's dataset.metrics need dataset.metrics_source '{AUTHORS}: ...'")
         problems += [
             f"an output must have output_purpose {purpose}"
             for purpose in ("predictions", "embeddings")
