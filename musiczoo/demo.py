@@ -87,7 +87,7 @@ def demo(out="demo", tracks=120, seconds=20.0, epochs=3, workers=2, progress=Tru
     print(f"head: {head} (try: musiczoo predict {head} {data / 'audio'})")
 
     _step("7/7 benchmark on the held-out works: the trained model next to the baselines and a pretrained model")
-    tasks = {"catalogue": str((data / "held_out.parquet").resolve()), "tasks": DEMO_TASKS}
+    tasks = {"name": "demo-held-out", "catalogue": str((data / "held_out.parquet").resolve()), "tasks": DEMO_TASKS}
     result = benchmark(
         benchmarked_models(out),
         tasks,

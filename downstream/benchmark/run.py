@@ -260,9 +260,8 @@ def benchmark(
         f"k={tuple(k)!r}, epochs={epochs})"
     )
     if record:
-        task_set = Path(tasks).stem if taskset.source else "tasks"
         facts = {"tasks": taskset.source, "command": command, "report": str((out_dir / "report.html").resolve())}
-        result.recorded, failed = record_results(result, singles, task_set, seeds, **facts)
+        result.recorded, failed = record_results(result, singles, taskset.name, seeds, **facts)
         result.failures += failed
     write_report(result, out_dir, command=command, task_labels=task_labels)
     return result
@@ -303,6 +302,8 @@ def record_results(result, models, task_set, seeds, **facts):
             training_seeds=len(model.sources),
             tracks=len(result.tracks),
         )
+        if not results:  # no task was scored: nothing to record
+            continue
         for source in model.sources:
             try:
                 written.append(heldout.record(source, task_set, found))

@@ -2,6 +2,7 @@
 
 A tasks file (YAML; relative paths are relative to it)::
 
+    name: gamemusic                         # what a model's metadata calls these results (default: the file's stem)
     catalogue: ../../../shared/data/gamemusic/catalogue.csv  # a table with a `path` column (.csv or .parquet)
     audio: ../../../shared/data/gamemusic   # where relative paths start (default: the catalogue's folder)
     seconds: 60                             # audio per track, from its middle (default: the whole track)
@@ -39,7 +40,7 @@ from musiczoo.config import read_config
 from musiczoo.train.catalogues.schema import read_catalogue
 
 KINDS = ("classification", "similarity")
-KEYS = ("catalogue", "audio", "seconds", "exclude", "tasks")
+KEYS = ("name", "catalogue", "audio", "seconds", "exclude", "tasks")
 LABEL = re.compile(r"^(?P<column>[^\[\]]+?)(?:\[(?P<index>-?\d+)\])?$")
 
 
@@ -164,6 +165,7 @@ class TaskSet:
     seconds: float = None
     source: str = None
     excluded: list = field(default_factory=list)  # (path, reason)
+    name: str = "tasks"  # the results' name in a model's metadata (musiczoo.zoo.heldout)
 
 
 def read_table(path):
@@ -198,4 +200,5 @@ def read_tasks(spec):
         excluded = [(p, f"matches exclude {spec['exclude']!r}") for p in catalogue.path[left_out]]
         catalogue = catalogue[~left_out]
     tasks = [Task(name, **options) for name, options in spec["tasks"].items()]
-    return TaskSet(catalogue.reset_index(drop=True), tasks, spec.get("seconds"), source, excluded)
+    name = spec.get("name") or (Path(source).stem if source else "tasks")
+    return TaskSet(catalogue.reset_index(drop=True), tasks, spec.get("seconds"), source, excluded, name)
