@@ -1,5 +1,6 @@
-"""Shared by the benchmarks: a catalogue of the real clips, a training run's step, loop and input
-rates, and timings taken interleaved (the machine may be shared: ratios stay fair under load)."""
+"""Shared by the benchmarks: a catalogue of the real clips (or of copies of a corpus's tracks), the precision and
+compilation variants, a training run's step, loop and input rates, and timings taken interleaved (the machine may be
+shared: ratios stay fair under load)."""
 
 import math
 import os
@@ -16,6 +17,18 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIPS = DATA / "clips"
 STAT = ["size", "mtime_ns"]  # a store index's record of the file read
 EFFNET = "discogs_artist_embeddings-effnet"
+BACKBONE_CASES = [  # backbone model, objective, pairs (a step costs the same whatever association made the pairs)
+    (EFFNET, "cola", "track"),
+    ("discogs_style_tags-effnet", "multilabel", None),
+    ("playlist_co_embeddings-vggish", "ntxent", "track"),
+    ("playlist_co_embeddings-resnet50", "ntxent", "track"),
+]
+VARIANTS = {  # precision and compilation: a training config's overrides
+    "float32": {},
+    "xla": {"jit_compile": True},
+    "mixed_float16": {"mixed_precision": True},
+    "mixed_float16+xla": {"mixed_precision": True, "jit_compile": True},
+}
 
 
 def clips():
@@ -34,7 +47,7 @@ def clip_catalogue(folder, copies=1):
     copies share its mels.
     """
     from musiczoo.train.catalogues.schema import catalogue_frame, write_catalogue
-    from musiczoo.train.store import DTYPE, FeatureStore, _write_shard, build_store
+    from musiczoo.train.store import FeatureStore, build_store
 
     paths = clips()
     rows = [
@@ -54,20 +67,64 @@ def clip_catalogue(folder, copies=1):
     write_catalogue(catalogue_frame(rows), folder / "catalogue.parquet")
     catalogue = pd.read_parquet(folder / "catalogue.parquet")
     build_store(catalogue.drop_duplicates("path"), folder / "clips", workers=2, progress=False)
-    decoded = FeatureStore(folder / "clips")
-    store = folder / "features"
+    copies_store(catalogue, FeatureStore(folder / "clips"), folder / "features")
+    return folder / "catalogue.parquet", folder / "features"
+
+
+def copies_store(catalogue, decoded, store, frames=None):
+    """Write the feature store ``store``: one shard with, for each row (``track_id``, ``path``) of ``catalogue``,
+    the mel that the :class:`~musiczoo.train.store.FeatureStore` ``decoded`` holds of that path (its middle
+    ``frames`` frames, if given): copies of a track share a decoded mel, and no audio is decoded again."""
+    from musiczoo.train.store import DTYPE, _write_shard, build_store
+
     build_store(catalogue[:0], store, progress=False)  # an empty store, then one shard of every copy
-    clip = decoded.index.set_index("path")
+    source = decoded.index.set_index("path")
+
+    def mel(path):
+        whole = decoded.mel(source.track_id[path])
+        start = max(0, (len(whole) - frames) // 2) if frames else 0
+        return whole[start : start + frames if frames else None].astype(DTYPE)
+
     _write_shard(
         store,
         0,
         [
-            (track, path, clip.duration[path], decoded.mel(clip.track_id[path]).astype(DTYPE), "", clip.loc[path, STAT])
+            (track, path, source.duration[path], mel(path), "", source.loc[path, STAT])
             for track, path in zip(catalogue.track_id, catalogue.path)
         ],
         decoded.meta["bands"],
     )
-    return folder / "catalogue.parquet", store
+    return store
+
+
+def replicated_catalogue(folder, catalogue, store, copies, frames=None):
+    """The tracks of ``catalogue`` (a ``musiczoo data build`` Parquet) that ``store`` holds, each listed ``copies``
+    times under new ids (``<id>k<copy>``, metadata kept), in ``folder/catalogue.parquet``, with their mels (the middle
+    ``frames``, if given) in ``folder/features``: enough tracks for many full batches from a small corpus."""
+    from musiczoo.train.catalogues.schema import read_catalogue, write_catalogue
+    from musiczoo.train.store import FeatureStore
+
+    decoded = FeatureStore(store)
+    held = read_catalogue(catalogue)
+    held = held[held.path.isin(decoded.index.path[decoded.index.frames > 0])]
+    rows = pd.concat([held.assign(track_id=held.track_id + f"k{copy}") for copy in range(copies)], ignore_index=True)
+    folder = Path(folder)
+    write_catalogue(rows, folder / "catalogue.parquet")
+    copies_store(rows, decoded, folder / "features", frames)
+    return folder / "catalogue.parquet", folder / "features"
+
+
+def variants(gpu):
+    """Precision and compilation variants: float32 and XLA everywhere, mixed precision on a GPU."""
+    return {name: extra for name, extra in VARIANTS.items() if gpu or not extra.get("mixed_precision")}
+
+
+def gpu_name():
+    """The first visible GPU's name (TensorFlow's), or None."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
 
 
 def load():

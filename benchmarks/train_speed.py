@@ -27,29 +27,16 @@ import tempfile
 import common
 import tensorflow as tf
 
-CASES = [  # backbone model, objective, pairs (a step costs the same whatever association made the pairs)
-    (common.EFFNET, "cola", "track"),
-    ("discogs_style_tags-effnet", "multilabel", None),
-    ("playlist_co_embeddings-vggish", "ntxent", "track"),
-    ("playlist_co_embeddings-resnet50", "ntxent", "track"),
-]
 COLUMNS = ["model", "loss", "precision", "step_s", "patches_s", "gflop_patch", "bound_patches_s", "efficiency"]
 
 
 LOOP_COLUMNS = ["variant", "step_s", "step_patches_s", "loop_patches_s", "loop/step", "pipeline/step", "efficiency"]
 
 
-def variants(gpu):
-    """Precision and compilation variants: float32 and XLA everywhere, mixed precision on a GPU."""
-    mixed = {"mixed_precision": True}
-    return {"float32": {}, "xla": {"jit_compile": True}} | (
-        {"mixed_float16": mixed, "mixed_float16+xla": mixed | {"jit_compile": True}} if gpu else {}
-    )
-
-
 def effnet_rows(args, tmp, gpu, peak):
     """EffNet-B0 COLA: step, loop and pipeline of every variant, interleaved."""
-    chosen = {name: extra for name, extra in variants(gpu).items() if name in (args.variants or variants(gpu))}
+    available = common.variants(gpu)
+    chosen = {name: extra for name, extra in available.items() if name in (args.variants or available)}
     rates = common.effnet_cola_rates(tmp, args.batch_size, args.width, args.steps, chosen)
     measures = {"pipeline": next(iter(rates.values())).pipeline}
     for name, rate in rates.items():
@@ -82,8 +69,8 @@ def backbone_rows(args, tmp, gpu, peak):
     batch = args.backbone_batch
     catalogue, store = common.clip_catalogue(f"{tmp}/backbones", copies=max(4, 2 * batch // 8))
     rows = []
-    for model, loss, pairs in CASES:
-        for precision, extra in variants(gpu).items():
+    for model, loss, pairs in common.BACKBONE_CASES:
+        for precision, extra in common.variants(gpu).items():
             config = common.training_config(model, loss, pairs, catalogue, store, batch, args.width, **extra)
             seconds, rate, keras_model = common.train_step_rate(config, f"{tmp}/{model}-{precision}", args.steps)
             gflop = common.flops_per_patch(keras_model) / 1e9
@@ -111,11 +98,10 @@ def main():
         intra, inter = map(int, args.threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    gpus = tf.config.list_physical_devices("GPU")
-    gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
-    unknown = sorted(set(args.variants or ()) - set(variants(gpu)))
+    gpu = common.gpu_name()
+    unknown = sorted(set(args.variants or ()) - set(common.variants(gpu)))
     if unknown:
-        parser.error(f"no variant {unknown} here: choose from {list(variants(gpu))}")
+        parser.error(f"no variant {unknown} here: choose from {list(common.variants(gpu))}")
     peak = common.matmul_peak()
     threading = tf.config.threading
     threads = threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()

@@ -292,15 +292,22 @@ def check_resumable(config, run_dir):
 
 
 def train(config, run_dir, resume=False, overrides=None, progress=True):
-    """Train as ``config`` (a YAML path or a mapping) says into ``run_dir``; returns the log."""
+    """Train as ``config`` (a YAML path or a mapping) says into ``run_dir``; returns the log.
+
+    The process's Keras precision policy is as it was afterwards, so that a model built later (an export)
+    is not built in ``mixed_float16``."""
     from musiczoo.train.config import load_config, resolve
 
     config = resolve(config | (overrides or {})) if isinstance(config, dict) else load_config(config, overrides)
     if resume:
         check_resumable(config, run_dir)
-    trainer = Trainer(config, run_dir)
-    if resume and not trainer.restore():
-        print(f"no checkpoint in {run_dir}: starting from scratch")
-    elif not resume and (Path(run_dir) / CHECKPOINTS).exists():
-        raise FileExistsError(f"{run_dir} already holds a run: pass --resume to continue it, or pick a new folder")
-    return trainer.fit(progress=progress)
+    policy = keras.mixed_precision.global_policy()
+    try:
+        trainer = Trainer(config, run_dir)
+        if resume and not trainer.restore():
+            print(f"no checkpoint in {run_dir}: starting from scratch")
+        elif not resume and (Path(run_dir) / CHECKPOINTS).exists():
+            raise FileExistsError(f"{run_dir} already holds a run: pass --resume to continue it, or pick a new folder")
+        return trainer.fit(progress=progress)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)

@@ -95,6 +95,7 @@ def stack_table(stacks, task):
 def plot_tsne(vectors, labels, title):
     """One t-SNE panel per model of the tracks that have a label, coloured by the most frequent labels."""
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
     from sklearn.preprocessing import StandardScaler
 
     first = labels.map(lambda v: v[0] if isinstance(v, list) else v)
@@ -111,7 +112,8 @@ def plot_tsne(vectors, labels, title):
     for axis, (model, matrix) in zip(axes, vectors.items()):
         points = StandardScaler().fit_transform(matrix[known])
         perplexity = float(min(30, max(2, (len(known) - 1) // 3)))
-        xy = TSNE(perplexity=perplexity, init="pca", random_state=0).fit_transform(points)
+        with threadpool_limits(1, "openmp"):  # a few hundred points: OpenMP threads only wait on a loaded machine
+            xy = TSNE(perplexity=perplexity, init="pca", random_state=0).fit_transform(points)
         other = ~np.isin(names, top)
         axis.scatter(*xy[other].T, s=10, c="lightgrey", label="other" if other.any() else None)
         for label in top:
