@@ -52,6 +52,12 @@ class Model:
         return self.entry["musiczoo"]["family"] if self.entry else "–"
 
     @property
+    def architecture(self):
+        """The network: the entry's backbone (``vggish``, ``efficientnet_b0``...) or a pretrained architecture."""
+        zoo = self.entry["musiczoo"] if self.entry else {}
+        return (zoo.get("backbone") or {}).get("name") or zoo.get("architecture")
+
+    @property
     def embedding_size(self):
         output = find_output(self.meta, "embeddings") if self.meta else None
         return output["shape"][-1] if output else "–"

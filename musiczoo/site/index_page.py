@@ -13,7 +13,8 @@ from musiczoo.zoo import registry
 
 INDEX_COLUMNS = ("model", "family", "embedding", "trained on", "best held-out result", "status")
 LEGEND = (
-    "<p class='muted'>Status: <b>pretrained</b> a published model, trained by its authors (imported with "
+    "<p class='muted'>Family: the Essentia algorithm family that loads the model (its wrapper and node names), "
+    "with the network under it where that differs. Status: <b>pretrained</b> a published model, trained by its authors (imported with "
     "<code>musiczoo import</code>); <b>trained</b> an export with its training data; <b>random-init</b> an untrained "
     "export; <b>recipe</b> defined in <code>models.json</code>, not trained or exported here (its page says how); "
     "<b>metadata missing</b> a registered export whose files cannot be read. Held-out results are the mean ± 95% "
@@ -88,7 +89,12 @@ def index_page(models, folders, runs):
         note = f"<br><span class='muted'>{esc(model.note)}</span>" if model.note else ""
         cells = [
             f"<a href='models/{model.slug}.html'>{esc(model.name)}</a>{note}",
-            esc(model.family),
+            esc(model.family)  # the Essentia wrapper's family; the network under it where that differs
+            + (
+                f"<br><span class='muted'>{esc(model.architecture)}</span>"
+                if model.architecture not in (None, model.family)
+                else ""
+            ),
             esc(str(model.embedding_size)),
             _trained_on_cell(model),
             _best(model, results(model, runs[model.name])),
