@@ -14,7 +14,8 @@ from musiczoo.zoo import registry
 INDEX_COLUMNS = ("model", "family", "embedding", "trained on", "best held-out result", "status")
 LEGEND = (
     "<p class='muted'>Family: the Essentia algorithm family that loads the model (its wrapper and node names), "
-    "with the network under it where that differs. Status: <b>pretrained</b> a published model, trained by its authors (imported with "
+    "with the network under it where that differs. Status: <b>pretrained</b> a published model, trained by its "
+    "authors (imported with "
     "<code>musiczoo import</code>); <b>trained</b> an export with its training data; <b>random-init</b> an untrained "
     "export; <b>recipe</b> defined in <code>models.json</code>, not trained or exported here (its page says how); "
     "<b>metadata missing</b> a registered export whose files cannot be read. Held-out results are the mean ± 95% "
