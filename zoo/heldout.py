@@ -24,6 +24,8 @@ from musiczoo.fileio import atomic_write
 from musiczoo.zoo import registry
 
 RUN_FILE = "heldout.json"  # in a training-run folder: {task set: block}
+MEL_STATS, RANDOM_INIT = "mel-stats", "random-init"  # the baseline rows of every benchmark
+BASELINES = (MEL_STATS, RANDOM_INIT)
 
 
 def _number(value):

@@ -28,11 +28,9 @@ from musiczoo.extractors.graph import DEFAULT_BACKEND, Graph, model_backend, pre
 from musiczoo.extractors.mel import essentia_melspectrogram
 from musiczoo.zoo.frontends import MUSICNN
 from musiczoo.fileio import atomic_save_npy, sha256
-from musiczoo.zoo.heldout import is_pretrained_import, is_zoo_model
+from musiczoo.zoo.heldout import MEL_STATS, RANDOM_INIT, is_pretrained_import, is_zoo_model
 from musiczoo.zoo.run import RUN_FILE, WEIGHTS_FILE, is_run, read_record
 
-MEL_STATS = "mel-stats"
-RANDOM_INIT = "random-init"
 DEFAULT_ARCHITECTURE = "discogs_track_embeddings-effnet"
 
 

@@ -24,9 +24,9 @@ import pandas as pd
 
 from musiczoo.fileio import sha256
 from musiczoo.site.catalogue import unique_slug
+from musiczoo.zoo.heldout import BASELINES, RANDOM_INIT
 from musiczoo.zoo.resolve import is_model_file
 
-BASELINES = ("mel-stats", "random-init")  # a benchmark's no-model and untrained rows
 SUMMARY_COLUMNS = ("task", "model", "metric", "mean", "ci95", "seeds")
 SAME_NUMBER = 1e-3  # a block's numbers are rounded (4 decimals): within this, a folder's are the same
 
@@ -91,7 +91,7 @@ def _close(a, b):
 
 
 def _is_baseline(source):
-    return source in BASELINES or source.startswith("random-init:")
+    return source in BASELINES or source.startswith(RANDOM_INIT + ":")
 
 
 @functools.cache
@@ -123,7 +123,7 @@ def _row_name(spec):
     parts = source.split(",")
     first = Path(parts[0])
     derived = parts[0] if parts[0] in BASELINES else first.resolve().name if first.is_dir() else first.stem
-    return label or ("random-init" if parts[0].startswith("random-init:") else derived), parts
+    return label or (RANDOM_INIT if parts[0].startswith(RANDOM_INIT + ":") else derived), parts
 
 
 def _benchmark_specs(command, folder):
