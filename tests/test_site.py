@@ -225,6 +225,15 @@ def recorded(report, mean=0.667, command="musiczoo benchmark musicnn-artist=... 
     }
 
 
+def test_the_index_shows_the_result_that_leads_its_baselines_by_most(random_init, tmp_path):
+    block = recorded(tmp_path / "report.html")
+    block["results"][1]["baselines"] = {"mel-stats": [0.9, 0.01]}  # the higher mean, 0.777, trails its baseline
+    trained_export(random_init, tmp_path / "exports", benchmark={"gamemusic": block})
+    assert main(["models", "site", "-o", str(tmp_path / "site")]) == 0
+    row = html.unescape(row_of(check_links(tmp_path / "site")["index.html"], ERA))
+    assert "0.667 ± 0.292</a> accuracy" in row and "0.777" not in row
+
+
 def test_held_out_results_recorded_in_the_model_json_need_no_benchmark_folder(random_init, tmp_path):
     report = tmp_path / "gone" / "report.html"  # the run's folder is not on this machine any more
     metrics = {"loss": 1.2, "gamemusic: artist accuracy": 0.667, "gamemusic: artist-similarity triplet": 0.777}
@@ -237,7 +246,8 @@ def test_held_out_results_recorded_in_the_model_json_need_no_benchmark_folder(ra
     assert main(["models", "site", "-o", str(tmp_path / "site")]) == 0
     pages = check_links(tmp_path / "site")
     row = html.unescape(row_of(pages["index.html"], ERA))
-    assert "0.777 ± 0.017</a> triplet acc." in row and "artist-similarity, gamemusic" in row  # the best of the two
+    # the result with baselines beside it (the triplets have none)
+    assert "0.667 ± 0.292</a> accuracy" in row and "artist, gamemusic; " in row and "mel-stats 0.538 ± 0.191" in row
     page = html.unescape(pages[f"models/{ERA}.html"])
     tables = page.split("<h2 id='benchmarks'>")[1]
     assert "benchmark.gamemusic</code> (recorded 2026-12-07)" in tables and "75 held-out tracks, 3 seeds" in tables

@@ -19,7 +19,8 @@ LEGEND = (
     "<code>musiczoo import</code>); <b>trained</b> an export with its training data; <b>random-init</b> an untrained "
     "export; <b>recipe</b> defined in <code>models.json</code>, not trained or exported here (its page says how); "
     "<b>metadata missing</b> a registered export whose files cannot be read. Held-out results are the mean ± 95% "
-    "interval over seeds of a <code>musiczoo benchmark</code> run, beside that run's baselines.</p>"
+    "interval over seeds of a <code>musiczoo benchmark</code> run, beside that run's baselines; the index shows the "
+    "task where the model leads them by most (or trails them least).</p>"
 )
 
 
@@ -38,11 +39,22 @@ def _trained_on_cell(model):
     return f"<span class='muted'>{text}</span>" if model.status == "recipe" else text
 
 
+def _lead(result):
+    """A result's rank: one with baselines first, by how far it stands above the best of them; then by its mean."""
+    bench, task, _, metric, mean, _ = result
+    if math.isnan(mean):
+        return (-1, 0.0)
+    summary = bench.summary[(bench.summary.task == task) & (bench.summary.metric == metric)]
+    beside = summary[summary.model.isin(bench.baselines())]["mean"].dropna()
+    return (1, mean - beside.max()) if len(beside) else (0, mean)
+
+
 def _best(model, found):
-    """The cell of the best held-out main-metric result of ``model``, with the baselines of its run beside it."""
+    """The cell of the held-out main-metric result where ``model`` leads the baselines of its run by most (or
+    trails them least), with those baselines beside it."""
     if not found:
         return "<span class='muted'>not benchmarked</span>" + _authors_numbers(model)
-    bench, task, _, metric, mean, ci = max(found, key=lambda r: -math.inf if math.isnan(r[4]) else r[4])
+    bench, task, _, metric, mean, ci = max(found, key=_lead)
     summary = bench.summary[(bench.summary.task == task) & (bench.summary.metric == metric)]
     beside = ", ".join(
         f"<span class='nowrap'>{esc(row)} {value(*summary[summary.model == row][['mean', 'ci95']].iloc[0])}</span>"
