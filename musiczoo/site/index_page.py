@@ -15,12 +15,12 @@ INDEX_COLUMNS = ("model", "family", "embedding", "trained on", "best held-out re
 LEGEND = (
     "<p class='muted'>Family: the Essentia algorithm family that loads the model (its wrapper and node names), "
     "with the network under it where that differs. Status: <b>pretrained</b> a published model, trained by its "
-    "authors (imported with "
-    "<code>musiczoo import</code>); <b>trained</b> an export with its training data; <b>random-init</b> an untrained "
-    "export; <b>recipe</b> defined in <code>models.json</code>, not trained or exported here (its page says how); "
-    "<b>metadata missing</b> a registered export whose files cannot be read. Held-out results are the mean ± 95% "
-    "interval over seeds of a <code>musiczoo benchmark</code> run, beside that run's baselines; the index shows the "
-    "task where the model leads them by most (or trails them least).</p>"
+    "authors (imported with <code>musiczoo import</code>); <b>trained</b> an export with its training data; "
+    "<b>random-init</b> an untrained export; <b>recipe</b> defined in <code>models.json</code>, not trained or "
+    "exported here (its page says how); <b>metadata missing</b> a registered export whose files cannot be read. "
+    "Held-out results are the mean ± 95% interval over seeds of a <code>musiczoo benchmark</code> run, beside "
+    "that run's baselines; the index shows the task where the model leads them by most (or trails them "
+    "least).</p>"
 )
 
 
@@ -39,13 +39,18 @@ def _trained_on_cell(model):
     return f"<span class='muted'>{text}</span>" if model.status == "recipe" else text
 
 
+def _baselines_of(bench, task, metric):
+    """``bench``'s baseline rows for one task and metric, by row name (mean, ci95)."""
+    summary = bench.summary[(bench.summary.task == task) & (bench.summary.metric == metric)]
+    return summary[summary.model.isin(bench.baselines())].set_index("model")[["mean", "ci95"]]
+
+
 def _lead(result):
     """A result's rank: one with baselines first, by how far it stands above the best of them; then by its mean."""
     bench, task, _, metric, mean, _ = result
     if math.isnan(mean):
         return (-1, 0.0)
-    summary = bench.summary[(bench.summary.task == task) & (bench.summary.metric == metric)]
-    beside = summary[summary.model.isin(bench.baselines())]["mean"].dropna()
+    beside = _baselines_of(bench, task, metric)["mean"].dropna()
     return (1, mean - beside.max()) if len(beside) else (0, mean)
 
 
@@ -55,11 +60,11 @@ def _best(model, found):
     if not found:
         return "<span class='muted'>not benchmarked</span>" + _authors_numbers(model)
     bench, task, _, metric, mean, ci = max(found, key=_lead)
-    summary = bench.summary[(bench.summary.task == task) & (bench.summary.metric == metric)]
+    rows = _baselines_of(bench, task, metric)
     beside = ", ".join(
-        f"<span class='nowrap'>{esc(row)} {value(*summary[summary.model == row][['mean', 'ci95']].iloc[0])}</span>"
+        f"<span class='nowrap'>{esc(row)} {value(*rows.loc[row])}</span>"
         for row in bench.baselines()
-        if (summary.model == row).any()
+        if row in rows.index
     )
     return (
         f"<a href='models/{model.slug}.html#benchmarks'>{value(mean, ci)}</a> {esc(METRIC_NAMES.get(metric, metric))}"
